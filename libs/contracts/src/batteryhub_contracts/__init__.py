@@ -1,0 +1,1 @@
+"""battery-hub contracts: events, topics, the error-code table and payload parsing."""

@@ -1,0 +1,333 @@
+"""Parsing of the live-data payload (WIRE-FACTS §2) and of the relay wrapper (§3).
+
+Pure functions: the gateway calls them on a decoded JSON object and gets either a
+``ParsedReading`` or a ``PayloadError`` saying what is wrong. Lenient where the field is
+lenient (numbers as strings, "no value" markers, unknown keys), strict where the wire
+facts are strict (battery id, ``err`` length).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from enum import Enum
+from typing import Any, Literal
+
+from batteryhub_contracts.error_codes import MAX_ERR_LENGTH
+
+NO_VALUE_MARKERS = frozenset({"", "00-00-00", "00:00:00"})
+DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%m-%d-%Y")
+TIME_FORMAT = "%H:%M:%S"
+EARLIEST_VALID_YEAR = 2015
+"""An RTC that lost power restarts at 1970 or 2000; such a date is no measurement time."""
+MAX_BATTERY_ID = 2**53 - 1
+"""Ids must survive a JavaScript number in the single-page apps."""
+MAX_REPORTED_UNKNOWN_KEYS = 32
+
+TimeSource = Literal["rtc", "gps", "received"]
+
+
+class Kind(Enum):
+    FLOAT = "float"
+    INT = "int"
+    FLAG = "flag"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    kind: Kind
+    low: float | None = None
+    high: float | None = None
+
+
+METRIC_FIELDS: dict[str, FieldSpec] = {
+    "soc": FieldSpec(Kind.FLOAT, 0, 100),
+    "v": FieldSpec(Kind.FLOAT),
+    "i": FieldSpec(Kind.FLOAT),
+    "p": FieldSpec(Kind.FLOAT),
+    "t": FieldSpec(Kind.FLOAT),
+    "tr": FieldSpec(Kind.FLOAT),
+    "nc": FieldSpec(Kind.INT, 0),
+    "cc": FieldSpec(Kind.FLOAT),
+    "tcc": FieldSpec(Kind.FLOAT),
+    "ci": FieldSpec(Kind.FLOAT),
+    "cv": FieldSpec(Kind.FLOAT),
+    "cp": FieldSpec(Kind.FLOAT),
+    "ec": FieldSpec(Kind.FLAG),
+    "ui": FieldSpec(Kind.FLOAT),
+    "uv": FieldSpec(Kind.FLOAT),
+    "up": FieldSpec(Kind.FLOAT),
+    "eu": FieldSpec(Kind.FLAG),
+    "lat": FieldSpec(Kind.FLOAT, -90, 90),
+    "lon": FieldSpec(Kind.FLOAT, -180, 180),
+    "alt": FieldSpec(Kind.FLOAT),
+    "gs": FieldSpec(Kind.INT, 0),
+    "gf": FieldSpec(Kind.INT, 0, 9),
+    "ef": FieldSpec(Kind.FLAG),
+    "ei": FieldSpec(Kind.FLAG),
+    "sa": FieldSpec(Kind.FLAG),
+    "ts": FieldSpec(Kind.INT, 0, 9),
+}
+TIME_FIELDS = frozenset({"d", "tm", "gd", "gt"})
+KNOWN_KEYS = frozenset(METRIC_FIELDS) | TIME_FIELDS | {"id", "err"}
+
+
+class PayloadError(ValueError):
+    """The payload as a whole cannot be accepted; ``status`` is the HTTP answer it deserves."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ParsedReading:
+    battery_id: int | None
+    metrics: dict[str, float | int]
+    err: str | None
+    measured_at: datetime
+    time_source: TimeSource
+    skipped: dict[str, str] = field(default_factory=dict)
+    unknown_keys: tuple[str, ...] = ()
+
+    @property
+    def fields_processed(self) -> int:
+        return len(self.metrics) + (1 if self.err is not None else 0)
+
+
+def is_no_value(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in NO_VALUE_MARKERS)
+
+
+def parse_battery_id(value: object) -> int:
+    """A battery id as the firmware sends it: a number or a numeric string."""
+    if isinstance(value, bool) or is_no_value(value):
+        raise PayloadError("missing battery id: the payload needs an 'id'")
+    number: float | int
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 16:
+        number = int(value.strip())
+    else:
+        raise PayloadError(f"battery id must be a positive integer, got {_show(value)}")
+    if not 0 < number <= MAX_BATTERY_ID:
+        raise PayloadError(f"battery id out of range: {_show(value)}")
+    return int(number)
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else json.dumps(value[:40])
+    return text[:60]
+
+
+def parse_number(value: object, spec: FieldSpec) -> float | int:
+    """Lenient number parsing; raises ``ValueError`` with a reason a person can act on."""
+    if isinstance(value, bool):
+        if spec.kind is Kind.FLAG:
+            return int(value)
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, int | float):
+        number: float = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"not a number: {_show(value)}") from None
+    else:
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    if spec.low is not None and number < spec.low:
+        raise ValueError(f"below {spec.low:g}")
+    if spec.high is not None and number > spec.high:
+        raise ValueError(f"above {spec.high:g}")
+    if spec.kind is Kind.FLOAT:
+        return float(number)
+    if not float(number).is_integer():
+        raise ValueError(f"expected a whole number, got {_show(value)}")
+    whole = int(number)
+    if spec.kind is Kind.FLAG and whole not in (0, 1):
+        raise ValueError("expected 0 or 1")
+    if abs(whole) > MAX_BATTERY_ID:
+        raise ValueError("integer out of range")
+    return whole
+
+
+def parse_date_time(day: object, clock: object) -> datetime | None:
+    """``d``/``tm`` or ``gd``/``gt`` as UTC, or ``None`` when either is missing or unusable."""
+    if is_no_value(day) or is_no_value(clock) or not isinstance(day, str):
+        return None
+    if not isinstance(clock, str):
+        return None
+    parsed_day = _parse_date(day.strip())
+    try:
+        parsed_time = datetime.strptime(clock.strip(), TIME_FORMAT).time()
+    except ValueError:
+        return None
+    if parsed_day is None or parsed_day.year < EARLIEST_VALID_YEAR:
+        return None
+    return datetime.combine(parsed_day, parsed_time, tzinfo=UTC)
+
+
+def _parse_date(text: str) -> date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_err(value: object) -> tuple[str | None, str | None]:
+    """The ``err`` field: (value, reason it was skipped)."""
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return None, f"expected a string of error codes, got {type(value).__name__}"
+    if len(value) > MAX_ERR_LENGTH:
+        raise PayloadError(
+            f"'err' is {len(value)} characters long; at most {MAX_ERR_LENGTH} are allowed",
+            status=422,
+        )
+    return value.strip(), None
+
+
+def parse_reading(
+    payload: Mapping[str, Any],
+    received_at: datetime,
+    *,
+    require_id: bool = True,
+) -> ParsedReading:
+    """Turn a direct-format payload into a ``ParsedReading``.
+
+    A field with an unusable value is skipped and reported, never fatal; a missing or
+    non-numeric ``id`` is fatal when ``require_id`` (the relay format carries the battery in
+    its ``device_id`` instead).
+    """
+    raw_id = payload.get("id")
+    battery_id: int | None
+    if require_id or not is_no_value(raw_id):
+        battery_id = parse_battery_id(raw_id)
+    else:
+        battery_id = None
+
+    metrics: dict[str, float | int] = {}
+    skipped: dict[str, str] = {}
+    unknown: list[str] = []
+    for key, value in payload.items():
+        spec = METRIC_FIELDS.get(key)
+        if spec is not None:
+            if is_no_value(value):
+                continue
+            try:
+                metrics[key] = parse_number(value, spec)
+            except ValueError as exc:
+                skipped[key] = str(exc)
+        elif key not in KNOWN_KEYS:
+            unknown.append(key)
+
+    err, err_problem = parse_err(payload.get("err"))
+    if err_problem is not None:
+        skipped["err"] = err_problem
+
+    measured_at, source = _measurement_time(payload, received_at)
+    return ParsedReading(
+        battery_id=battery_id,
+        metrics=metrics,
+        err=err,
+        measured_at=measured_at,
+        time_source=source,
+        skipped=skipped,
+        unknown_keys=tuple(unknown[:MAX_REPORTED_UNKNOWN_KEYS]),
+    )
+
+
+def _measurement_time(
+    payload: Mapping[str, Any], received_at: datetime
+) -> tuple[datetime, TimeSource]:
+    rtc = parse_date_time(payload.get("d"), payload.get("tm"))
+    if rtc is not None:
+        return rtc, "rtc"
+    gps = parse_date_time(payload.get("gd"), payload.get("gt"))
+    if gps is not None:
+        return gps, "gps"
+    return received_at.astimezone(UTC), "received"
+
+
+@dataclass(frozen=True)
+class RelayEnvelope:
+    device_id: str
+    reading: dict[str, Any]
+
+
+def is_relay(body: Mapping[str, Any]) -> bool:
+    return "device_id" in body and "values" in body
+
+
+def unwrap_relay(body: Mapping[str, Any]) -> RelayEnvelope:
+    """Open the relay wrapper: the ``data`` entry of ``values`` holds a JSON-encoded reading."""
+    device_id = body.get("device_id")
+    if not isinstance(device_id, str) or not device_id.strip() or len(device_id) > 128:
+        raise PayloadError("relay 'device_id' must be a non-empty string of at most 128 chars")
+    values = body.get("values")
+    if not isinstance(values, list):
+        raise PayloadError("relay 'values' must be a list of {name, value} objects")
+    data = next(
+        (v.get("value") for v in values if isinstance(v, dict) and v.get("name") == "data"),
+        None,
+    )
+    if not isinstance(data, str) or not data.strip():
+        raise PayloadError("relay payload has no 'data' value holding the reading")
+    reading = decode_json_object(data, what="relay 'data' value")
+    return RelayEnvelope(device_id=device_id.strip(), reading=reading)
+
+
+MAX_INT_DIGITS = 19
+"""Integers longer than int64 are refused outright: nothing on the wire needs them."""
+
+
+def _strict_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise PayloadError(f"integer {text[:24]}... is out of range", status=422)
+    return int(text)
+
+
+def _reject_constant(name: str) -> float:
+    raise PayloadError(f"{name} is not valid JSON", status=400)
+
+
+def decode_json_object(raw: bytes | str, *, what: str = "request body") -> dict[str, Any]:
+    """Decode JSON that must be an object, refusing NUL characters and oversized integers."""
+    value = decode_json(raw, what=what)
+    if not isinstance(value, dict):
+        raise PayloadError(f"{what} must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def decode_json(raw: bytes | str, *, what: str = "request body") -> Any:
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise PayloadError(f"{what} is not UTF-8 text") from None
+    if "\x00" in text or "\\u0000" in text:
+        raise PayloadError(f"{what} contains a NUL character")
+    try:
+        return json.loads(text, parse_int=_strict_int, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, RecursionError):
+        raise PayloadError(f"{what} is not valid JSON") from None
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    return {bool: "a boolean", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,209 @@
+"""The HTTP edge every service shares: one error format, correlation ids, request metrics,
+a bounded request body, security headers, and the /health, /ready, /metrics routes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from batteryhub_contracts.payload import PayloadError
+from batteryhub_platform.logs import correlation_id, new_correlation_id
+
+log = logging.getLogger(__name__)
+
+CORRELATION_HEADER = "x-correlation-id"
+_VALID_CORRELATION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time from request to response",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+ReadinessCheck = Callable[[], Awaitable[tuple[str, bool]]]
+
+
+class ApiError(Exception):
+    """Raised by routers to answer with ``{"detail": ...}`` and a status code."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class EdgeMiddleware:
+    """Pure ASGI middleware (no per-request task switching): correlation id in and out,
+    request metrics by route template, security headers, and a hard request-body limit that
+    refuses without buffering the body."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        incoming = headers.get(CORRELATION_HEADER.encode(), b"").decode("latin-1")
+        cid = incoming if _VALID_CORRELATION.match(incoming) else new_correlation_id()
+        token = correlation_id.set(cid)
+        status_holder = [500]
+        response_started = [False]
+
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await self._too_large(send, cid)
+            self._observe(scope, 413, started)
+            correlation_id.reset(token)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_started[0] = True
+                status_holder[0] = message["status"]
+                extra = [(CORRELATION_HEADER.encode(), cid.encode()), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge:
+            if not response_started[0]:
+                await self._too_large(send, cid)
+            status_holder[0] = 413
+        finally:
+            self._observe(scope, status_holder[0], started)
+            correlation_id.reset(token)
+
+    async def _too_large(self, send: Send, cid: str) -> None:
+        body = (
+            b'{"detail":"request body exceeds the limit of '
+            + str(self.max_body_bytes).encode()
+            + b' bytes"}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                    (CORRELATION_HEADER.encode(), cid.encode()),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        method = scope.get("method", "")
+        HTTP_REQUESTS.labels(method, template, str(status)).inc()
+        HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)
+
+
+def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+async def _api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error(exc.status, exc.detail, exc.headers)
+
+
+async def _payload_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PayloadError)
+    return _error(exc.status, exc.message)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _error(400, "request body is not valid JSON")
+    cleaned = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
+    return _error(422, cleaned)
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    # Never leak a traceback; the log has it, keyed by the correlation id.
+    log.exception("unhandled error", exc_info=exc)
+    return _error(500, f"internal error; correlation id {correlation_id.get()}")
+
+
+def install_edges(
+    app: FastAPI, *, max_body_bytes: int, readiness: Sequence[ReadinessCheck] = ()
+) -> None:
+    """Wire the shared edge into an app: error handlers, middleware and the ops routes."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(PayloadError, _payload_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=max_body_bytes)
+
+    @app.get("/health", tags=["ops"], summary="The process is alive")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/ready",
+        tags=["ops"],
+        summary="The broker and database this service needs are reachable",
+        responses={503: {"description": "A dependency is not reachable"}},
+    )
+    async def ready() -> JSONResponse:
+        results = dict([await check() for check in readiness])
+        ok = all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": results},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

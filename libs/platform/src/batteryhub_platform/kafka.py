@@ -1,0 +1,138 @@
+"""The one way services produce to Kafka: idempotent, ``acks=all``, bounded waits.
+
+aiokafka has no bounded send buffer of its own, so every wait is bounded here and a
+broker that cannot take a message in time surfaces as ``BrokerUnavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import BaseModel
+
+from batteryhub_contracts.events import encode
+from batteryhub_contracts.topics import HEADER_CORRELATION_ID, HEADER_EVENT_TYPE
+from batteryhub_platform.logs import correlation_id
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """Kafka did not acknowledge in the allowed time; the caller should answer 503."""
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    bootstrap_servers: str
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+
+    def client_kwargs(self) -> dict[str, object]:
+        kwargs: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            kwargs.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            kwargs["ssl_context"] = create_ssl_context()
+        return kwargs
+
+
+def event_headers(event: BaseModel) -> list[tuple[str, bytes]]:
+    headers = [(HEADER_EVENT_TYPE, str(getattr(event, "type", "")).encode())]
+    cid = correlation_id.get()
+    if cid:
+        headers.append((HEADER_CORRELATION_ID, cid.encode()))
+    return headers
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: bytes
+    event: BaseModel
+
+
+class EventPublisher:
+    """Publishes events and returns only once Kafka acknowledged them (or raises)."""
+
+    def __init__(self, connection: KafkaConnection, client_id: str, timeout_s: float) -> None:
+        self._connection = connection
+        self._client_id = client_id
+        self._timeout_s = timeout_s
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        timeout_ms = int(self._timeout_s * 1000)
+        self._producer = AIOKafkaProducer(
+            client_id=self._client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            request_timeout_ms=max(timeout_ms, 1000),
+            retry_backoff_ms=100,
+            **self._connection.client_kwargs(),
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def publish(self, topic: str, key: bytes, event: BaseModel) -> None:
+        await self.publish_many([Outgoing(topic, key, event)])
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
+        """Send all, then wait for every acknowledgement, within one bounded time."""
+        producer = self._producer
+        if producer is None:
+            raise BrokerUnavailable("producer not started")
+
+        async def send_all() -> None:
+            futures = [
+                await producer.send(
+                    m.topic, encode(m.event), key=m.key, headers=event_headers(m.event)
+                )
+                for m in messages
+            ]
+            await asyncio.gather(*futures)
+
+        try:
+            await asyncio.wait_for(send_all(), self._timeout_s)
+        except TimeoutError:
+            raise BrokerUnavailable(
+                f"Kafka did not acknowledge within {self._timeout_s:g} s"
+            ) from None
+        except Exception as exc:  # aiokafka raises KafkaError subclasses and OSErrors
+            log.warning("publish failed", extra={"error": repr(exc)})
+            raise BrokerUnavailable(f"Kafka refused the message: {type(exc).__name__}") from exc
+
+
+async def broker_reachable(connection: KafkaConnection, timeout_s: float = 3.0) -> bool:
+    """A readiness probe: can a fresh client fetch cluster metadata right now?"""
+    admin = AIOKafkaAdminClient(request_timeout_ms=int(timeout_s * 1000), **connection.client_kwargs())
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+        return True
+    except Exception:  # any failure means "not reachable" for a probe
+        return False
+    finally:
+        try:
+            await asyncio.wait_for(admin.close(), timeout_s)
+        except Exception:  # closing a half-open client must not fail the probe
+            log.debug("admin close failed", exc_info=True)

@@ -1,0 +1,68 @@
+"""From an accepted payload to the ``ReadingReceived`` event and the answer the firmware
+expects. Pure: the clock and the registry record come in as arguments."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from batteryhub_contracts.events import (
+    BatteryRecord,
+    ReadingFields,
+    ReadingReceived,
+    ReadingSource,
+)
+from batteryhub_contracts.ids import reading_id_for, reading_public_id
+from batteryhub_contracts.payload import ParsedReading
+
+
+def reading_event(
+    parsed: ParsedReading,
+    battery: BatteryRecord,
+    received_at: datetime,
+    source: ReadingSource,
+) -> ReadingReceived:
+    """A reading whose device clock was valid gets an id derived from battery and device
+    time, so the same reading sent twice (a retry after a lost answer) is one reading."""
+    if parsed.time_source == "received":
+        reading_id = uuid.uuid4()
+    else:
+        reading_id = reading_id_for(battery.battery_id, parsed.measured_at)
+    return ReadingReceived(
+        event_id=reading_id,
+        occurred_at=received_at,
+        reading=ReadingFields(
+            battery_id=battery.battery_id,
+            hub_id=battery.hub_id,
+            battery_name=battery.name,
+            measured_at=parsed.measured_at,
+            time_source=parsed.time_source,
+            received_at=received_at,
+            metrics=parsed.metrics,
+            err=parsed.err,
+            source=source,
+        ),
+    )
+
+
+def naive_utc(moment: datetime) -> str:
+    """Times on the old wire are ISO-8601 without an offset, in UTC."""
+    return moment.replace(tzinfo=None).isoformat()
+
+
+def success_body(event: ReadingReceived, parsed: ParsedReading) -> dict[str, Any]:
+    """The old system's answer, plus what was skipped or unknown so firmware authors see it."""
+    body: dict[str, Any] = {
+        "status": "success",
+        "data_id": reading_public_id(event.event_id),
+        "battery_id": event.reading.battery_id,
+        "timestamp": naive_utc(event.reading.measured_at),
+        "fields_processed": parsed.fields_processed,
+    }
+    if parsed.skipped:
+        body["skipped_fields"] = parsed.skipped
+    if parsed.unknown_keys:
+        body["unknown_fields"] = list(parsed.unknown_keys)
+        body["unknown_fields_count"] = len(parsed.unknown_keys)
+    return body

@@ -1,0 +1,269 @@
+"""The gateway's FastAPI app: device auth, ingestion and registry commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.responses import Response
+
+from batteryhub_contracts.topics import REGISTRY, full_name
+from batteryhub_platform.http import ApiError, install_edges
+from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, broker_reachable
+from batteryhub_platform.logs import configure_logging
+from batteryhub_platform.tokens import BatteryPrincipal, InvalidToken, UserPrincipal, bearer_token
+from webhook_gateway import metrics
+from webhook_gateway.adapters.registry_follower import RegistryFollower
+from webhook_gateway.adapters.secrets import SecretHasher
+from webhook_gateway.config import Settings
+from webhook_gateway.domain.registry import BatteryRegistry, RegistryError
+from webhook_gateway.entrypoints.schemas import (
+    BatteryCreate,
+    BatteryLogin,
+    BatteryPublic,
+    ErrorAnswer,
+    LiveDataAnswer,
+    SecretRotate,
+    TokenAnswer,
+)
+from webhook_gateway.service import Forbidden, Gateway, Principal, Unauthorized
+
+log = logging.getLogger(__name__)
+
+UNAUTHORIZED = ApiError(401, "invalid or expired credentials", {"WWW-Authenticate": "Bearer"})
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorAnswer} for code in (400, 401, 403, 404, 413, 422, 503)
+}
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(_gateway)]
+AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
+
+
+def _token(authorization: str | None) -> str:
+    try:
+        return bearer_token(authorization)
+    except InvalidToken:
+        raise UNAUTHORIZED from None
+
+
+def device_principal(gateway: GatewayDep, authorization: AuthorizationHeader = None) -> Principal:
+    try:
+        return gateway.device_principal(_token(authorization))
+    except Unauthorized:
+        raise UNAUTHORIZED from None
+
+
+def battery_principal(
+    gateway: GatewayDep, authorization: AuthorizationHeader = None
+) -> BatteryPrincipal:
+    try:
+        return gateway.battery_principal(_token(authorization))
+    except Unauthorized:
+        raise UNAUTHORIZED from None
+
+
+def admin_principal(gateway: GatewayDep, authorization: AuthorizationHeader = None) -> UserPrincipal:
+    try:
+        user = gateway.user_principal(_token(authorization))
+    except Unauthorized:
+        raise UNAUTHORIZED from None
+    if user.role not in ("superadmin", "admin"):
+        raise ApiError(403, "registry changes need an admin or superadmin")
+    return user
+
+
+DevicePrincipal = Annotated[Principal, Depends(device_principal)]
+CurrentBattery = Annotated[BatteryPrincipal, Depends(battery_principal)]
+CurrentAdmin = Annotated[UserPrincipal, Depends(admin_principal)]
+
+
+def _unavailable(exc: BrokerUnavailable, retry_after: int) -> ApiError:
+    metrics.BROKER_UNAVAILABLE.inc()
+    return ApiError(
+        503, f"not stored, try again later: {exc}", {"Retry-After": str(retry_after)}
+    )
+
+
+def _json_body(model: type) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+device = APIRouter(tags=["devices"])
+
+
+@device.post(
+    "/auth/battery-login",
+    response_model=TokenAnswer,
+    response_model_exclude_none=True,
+    responses=_ERRORS,
+    openapi_extra=_json_body(BatteryLogin),
+)
+async def battery_login(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+    try:
+        return await gateway.login(await request.body())
+    except Unauthorized:
+        raise ApiError(401, "invalid battery credentials") from None
+
+
+@device.post("/auth/battery-refresh", response_model=TokenAnswer, responses=_ERRORS)
+async def battery_refresh(principal: CurrentBattery, gateway: GatewayDep) -> dict[str, Any]:
+    try:
+        return gateway.refresh(principal)
+    except Unauthorized:
+        raise UNAUTHORIZED from None
+
+
+@device.post(
+    "/webhook/live-data",
+    response_model=LiveDataAnswer,
+    response_model_exclude_none=True,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def live_data(
+    request: Request, principal: DevicePrincipal, gateway: GatewayDep
+) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        return await gateway.accept_live_data(principal, body)
+    except Forbidden as exc:
+        metrics.READINGS_REFUSED.labels("403").inc()
+        raise ApiError(403, str(exc)) from None
+    except RegistryError as exc:
+        metrics.READINGS_REFUSED.labels(str(exc.status)).inc()
+        raise ApiError(exc.status, str(exc)) from None
+    except BrokerUnavailable as exc:
+        raise _unavailable(exc, gateway.settings.retry_after_s) from None
+
+
+admin = APIRouter(prefix="/admin/batteries", tags=["registry"])
+
+
+def _public(record: Any) -> BatteryPublic:
+    return BatteryPublic.model_validate(record.model_dump())
+
+
+def _require_hub(user: UserPrincipal, hub_id: int) -> None:
+    if not user.can_administer_hub(hub_id):
+        raise ApiError(403, f"you may not administer batteries of hub {hub_id}")
+
+
+@admin.post("", status_code=201, response_model=BatteryPublic, responses=_ERRORS | {409: {"model": ErrorAnswer}})
+async def register_battery(
+    body: BatteryCreate, user: CurrentAdmin, gateway: GatewayDep
+) -> BatteryPublic:
+    _require_hub(user, body.hub_id)
+    secret_hash = await gateway.hasher.hash(body.secret)
+    try:
+        event = gateway.registry.register(
+            battery_id=body.battery_id,
+            hub_id=body.hub_id,
+            name=body.name,
+            device_id=body.device_id,
+            secret_hash=secret_hash,
+            now=datetime.now(UTC),
+        )
+        return _public(await gateway.record(event))
+    except RegistryError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    except BrokerUnavailable as exc:
+        raise _unavailable(exc, gateway.settings.retry_after_s) from None
+
+
+def _visible_battery(gateway: Gateway, user: UserPrincipal, battery_id: int) -> None:
+    record = gateway.registry.active(battery_id)
+    # Outside the admin's hub the battery does not exist, as far as the admin can tell.
+    if record is None or not user.can_access_hub(record.hub_id):
+        raise ApiError(404, f"battery {battery_id} is not registered")
+    _require_hub(user, record.hub_id)
+
+
+@admin.post("/{battery_id}/secret", response_model=BatteryPublic, responses=_ERRORS)
+async def rotate_secret(
+    battery_id: int, body: SecretRotate, user: CurrentAdmin, gateway: GatewayDep
+) -> BatteryPublic:
+    _visible_battery(gateway, user, battery_id)
+    secret_hash = await gateway.hasher.hash(body.secret)
+    try:
+        event = gateway.registry.rotate_secret(battery_id, secret_hash, datetime.now(UTC))
+        return _public(await gateway.record(event))
+    except RegistryError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    except BrokerUnavailable as exc:
+        raise _unavailable(exc, gateway.settings.retry_after_s) from None
+
+
+@admin.delete("/{battery_id}", status_code=204, responses=_ERRORS)
+async def revoke_battery(battery_id: int, user: CurrentAdmin, gateway: GatewayDep) -> Response:
+    _visible_battery(gateway, user, battery_id)
+    try:
+        await gateway.record(gateway.registry.revoke(battery_id, datetime.now(UTC)))
+    except RegistryError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    except BrokerUnavailable as exc:
+        raise _unavailable(exc, gateway.settings.retry_after_s) from None
+    return Response(status_code=204)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    configure_logging("webhook-gateway", settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = BatteryRegistry()
+        publisher = EventPublisher(settings.kafka, "webhook-gateway", settings.produce_timeout_s)
+        follower = RegistryFollower(
+            settings.kafka, full_name(REGISTRY, settings.topic_prefix), registry
+        )
+        try:
+            await publisher.start()
+            await follower.start(settings.registry_catch_up_timeout_s)
+            metrics.REGISTRY_SIZE.set(len(registry))
+            app.state.gateway = Gateway(settings, registry, publisher, SecretHasher())
+            app.state.follower = follower
+            yield
+        finally:
+            await follower.stop()
+            await publisher.stop()
+
+    app = FastAPI(
+        title="battery-hub webhook gateway",
+        version="1.0.0",
+        lifespan=lifespan,
+        description="Device authentication, live-data ingestion and the device registry.",
+    )
+
+    async def kafka_ready() -> tuple[str, bool]:
+        return "kafka", await broker_reachable(settings.kafka)
+
+    async def registry_ready() -> tuple[str, bool]:
+        follower: RegistryFollower | None = getattr(app.state, "follower", None)
+        return "registry", follower is not None and follower.caught_up.is_set()
+
+    install_edges(app, max_body_bytes=settings.max_body_bytes, readiness=[kafka_ready, registry_ready])
+    app.include_router(device)
+    app.include_router(admin)
+    return app
+
+

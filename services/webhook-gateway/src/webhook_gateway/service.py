@@ -1,0 +1,180 @@
+"""The gateway's service layer: use cases that combine the pure core with the adapters.
+Routers call these and translate their exceptions into HTTP answers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from batteryhub_contracts.events import BatteryRecord
+from batteryhub_contracts.payload import (
+    PayloadError,
+    decode_json_object,
+    is_relay,
+    parse_battery_id,
+    parse_reading,
+    unwrap_relay,
+)
+from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, battery_key, full_name
+from batteryhub_platform.kafka import EventPublisher
+from batteryhub_platform.tokens import (
+    BatteryPrincipal,
+    InvalidToken,
+    UserPrincipal,
+    issue_battery_token,
+    verify_battery_token,
+    verify_user_token,
+)
+from webhook_gateway import metrics
+from webhook_gateway.adapters.secrets import SecretHasher
+from webhook_gateway.config import Settings
+from webhook_gateway.domain.ingest import reading_event, success_body
+from webhook_gateway.domain.registry import BatteryNotFound, BatteryRegistry, RegistryEvent
+
+Principal = BatteryPrincipal | UserPrincipal
+
+
+class Unauthorized(Exception):
+    """One answer for every authentication failure: nothing leaks which part was wrong."""
+
+
+class Forbidden(Exception):
+    pass
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    registry: BatteryRegistry
+    publisher: EventPublisher
+    hasher: SecretHasher
+
+    def __post_init__(self) -> None:
+        self._battery_key = self.settings.secret("battery_token_key")
+        self._user_key = self.settings.secret("user_token_key")
+        self._raw_topic = full_name(READINGS_RAW, self.settings.topic_prefix)
+        self._registry_topic = full_name(REGISTRY, self.settings.topic_prefix)
+
+    # --- authentication -------------------------------------------------------------
+
+    def battery_principal(self, token: str) -> BatteryPrincipal:
+        try:
+            principal = verify_battery_token(token, self._battery_key)
+        except InvalidToken:
+            raise Unauthorized from None
+        record = self.registry.active(principal.battery_id)
+        if record is None or record.revision != principal.revision:
+            raise Unauthorized  # revoked, or its secret rotated since the token was issued
+        return principal
+
+    def user_principal(self, token: str) -> UserPrincipal:
+        try:
+            return verify_user_token(token, self._user_key)
+        except InvalidToken:
+            raise Unauthorized from None
+
+    def device_principal(self, token: str) -> Principal:
+        """A battery token, or a superadmin's user token (used to submit on a battery's behalf)."""
+        try:
+            return self.battery_principal(token)
+        except Unauthorized:
+            user = self.user_principal(token)
+            if not user.is_superadmin:
+                raise Unauthorized from None
+            return user
+
+    async def login(self, body: bytes) -> dict[str, Any]:
+        payload = decode_json_object(body)
+        secret = payload.get("battery_secret")
+        if not isinstance(secret, str) or not secret or len(secret) > 256:
+            raise PayloadError("'battery_secret' must be a non-empty string")
+        battery_id = parse_battery_id(payload.get("battery_id"))
+        record = self.registry.active(battery_id)
+        if record is None:
+            await self.hasher.dummy_verify(secret)
+            metrics.LOGINS.labels("refused").inc()
+            raise Unauthorized
+        if not await self.hasher.verify(record.secret_hash, secret):
+            metrics.LOGINS.labels("refused").inc()
+            raise Unauthorized
+        metrics.LOGINS.labels("ok").inc()
+        return self._token_body(record)
+
+    def refresh(self, principal: BatteryPrincipal) -> dict[str, Any]:
+        record = self.registry.active(principal.battery_id)
+        if record is None:
+            raise Unauthorized
+        body = self._token_body(record)
+        body["refresh_time"] = datetime.now(UTC).replace(tzinfo=None).isoformat()
+        return body
+
+    def _token_body(self, record: BatteryRecord) -> dict[str, Any]:
+        ttl = timedelta(hours=self.settings.battery_token_ttl_hours)
+        token = issue_battery_token(
+            self._battery_key, record.battery_id, record.revision, datetime.now(UTC), ttl
+        )
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "battery_id": record.battery_id,
+            "expires_in": int(ttl.total_seconds()),
+            "expires_in_hours": self.settings.battery_token_ttl_hours,
+            "scope": "webhook_write",
+        }
+
+    # --- ingestion ------------------------------------------------------------------
+
+    async def accept_live_data(self, principal: Principal, body: bytes) -> dict[str, Any]:
+        payload = decode_json_object(body)
+        received_at = datetime.now(UTC)
+        if is_relay(payload):
+            envelope = unwrap_relay(payload)
+            battery = self.registry.battery_for_device(envelope.device_id)
+            if battery is None:
+                raise BatteryNotFound(f"unknown relay device_id {envelope.device_id!r}")
+            parsed = parse_reading(envelope.reading, received_at, require_id=False)
+            if parsed.battery_id is not None and parsed.battery_id != battery.battery_id:
+                raise Forbidden(
+                    f"payload id {parsed.battery_id} does not match the battery of the device"
+                )
+            source = "relay"
+        else:
+            parsed = parse_reading(payload, received_at)
+            assert parsed.battery_id is not None  # require_id=True guarantees it
+            battery = self._battery_for(principal, parsed.battery_id)
+            source = "direct"
+        if isinstance(principal, BatteryPrincipal) and principal.battery_id != battery.battery_id:
+            raise Forbidden(
+                f"this token may submit only for battery {principal.battery_id}, "
+                f"not {battery.battery_id}"
+            )
+        event = reading_event(parsed, battery, received_at, source)
+        started = time.perf_counter()
+        await self.publisher.publish(self._raw_topic, battery_key(battery.battery_id), event)
+        metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)
+        metrics.READINGS_ACCEPTED.labels(source).inc()
+        return success_body(event, parsed)
+
+    def _battery_for(self, principal: Principal, battery_id: int) -> BatteryRecord:
+        if isinstance(principal, BatteryPrincipal) and principal.battery_id != battery_id:
+            raise Forbidden(
+                f"this token may submit only for battery {principal.battery_id}, not {battery_id}"
+            )
+        battery = self.registry.active(battery_id)
+        if battery is None:
+            raise BatteryNotFound(f"battery {battery_id} is not registered")
+        return battery
+
+    # --- registry commands ------------------------------------------------------------
+
+    async def record(self, event: RegistryEvent) -> BatteryRecord:
+        """Publish a registry change and fold it in here at once, so this replica answers
+        consistently right after the 201; the others follow through the topic."""
+        await self.publisher.publish(
+            self._registry_topic, battery_key(event.battery.battery_id), event
+        )
+        self.registry.apply(event)
+        metrics.REGISTRY_SIZE.set(len(self.registry))
+        return event.battery

@@ -75,6 +75,8 @@ class EdgeMiddleware:
         incoming = headers.get(CORRELATION_HEADER.encode(), b"").decode("latin-1")
         cid = incoming if _VALID_CORRELATION.match(incoming) else new_correlation_id()
         token = correlation_id.set(cid)
+        # Error handlers run outside this middleware; they find the id in the request state.
+        scope.setdefault("state", {})["correlation_id"] = cid
         status_holder = [500]
         response_started = [False]
 
@@ -170,10 +172,11 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return _error(422, cleaned)
 
 
-async def _unexpected(_: Request, exc: Exception) -> Response:
+async def unexpected_error(request: Request, exc: Exception) -> Response:
     # Never leak a traceback; the log has it, keyed by the correlation id.
-    log.exception("unhandled error", exc_info=exc)
-    return _error(500, f"internal error; correlation id {correlation_id.get()}")
+    cid = getattr(request.state, "correlation_id", None)
+    log.error("unhandled error", exc_info=exc, extra={"correlation_id": cid})
+    return _error(500, f"internal error; correlation id {cid}")
 
 
 def install_edges(
@@ -183,7 +186,7 @@ def install_edges(
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected_error)
     app.add_middleware(EdgeMiddleware, max_body_bytes=max_body_bytes)
 
     @app.get("/health", tags=["ops"], summary="The process is alive")

@@ -52,9 +52,9 @@ class KafkaConnection:
         return kwargs
 
 
-def event_headers(event: BaseModel) -> list[tuple[str, bytes]]:
+def event_headers(event: BaseModel, cid: str | None = None) -> list[tuple[str, bytes]]:
     headers = [(HEADER_EVENT_TYPE, str(getattr(event, "type", "")).encode())]
-    cid = correlation_id.get()
+    cid = cid or correlation_id.get()
     if cid:
         headers.append((HEADER_CORRELATION_ID, cid.encode()))
     return headers
@@ -65,6 +65,17 @@ class Outgoing:
     topic: str
     key: bytes
     event: BaseModel
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RawOutgoing:
+    """Bytes that are not one of our events (a dead letter keeps the poison as it came)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
 
 
 class EventPublisher:
@@ -96,19 +107,29 @@ class EventPublisher:
     async def publish(self, topic: str, key: bytes, event: BaseModel) -> None:
         await self.publish_many([Outgoing(topic, key, event)])
 
-    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
-        """Send all, then wait for every acknowledgement, within one bounded time."""
+    async def publish_many(self, messages: Sequence[Outgoing | RawOutgoing]) -> None:
+        """Send all, then wait for every acknowledgement, within one bounded time. Sent one
+        by one (not as one batch) so each record lands on its key's partition."""
         producer = self._producer
         if producer is None:
             raise BrokerUnavailable("producer not started")
 
         async def send_all() -> None:
-            futures = [
-                await producer.send(
-                    m.topic, encode(m.event), key=m.key, headers=event_headers(m.event)
-                )
-                for m in messages
-            ]
+            futures = []
+            for m in messages:
+                if isinstance(m, RawOutgoing):
+                    futures.append(
+                        await producer.send(m.topic, m.value, key=m.key, headers=m.headers)
+                    )
+                else:
+                    futures.append(
+                        await producer.send(
+                            m.topic,
+                            encode(m.event),
+                            key=m.key,
+                            headers=event_headers(m.event, m.correlation_id),
+                        )
+                    )
             await asyncio.gather(*futures)
 
         try:

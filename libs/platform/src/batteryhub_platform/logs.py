@@ -23,7 +23,8 @@ class _ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
-        record.correlation_id = correlation_id.get()
+        if getattr(record, "correlation_id", None) is None:
+            record.correlation_id = correlation_id.get()
         return True
 
 

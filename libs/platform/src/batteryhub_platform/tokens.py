@@ -161,3 +161,23 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("not a bearer token")
     return token.strip()
+
+
+# Keys of the clearly named local profile only; every other profile must set real ones.
+DEV_BATTERY_TOKEN_KEY = "dev-only-battery-token-key-change-me-0000000000"
+DEV_USER_TOKEN_KEY = "dev-only-user-token-key-change-me-00000000000000"
+_PLACEHOLDERS = {"", "change-me", "changeme", "secret", DEV_BATTERY_TOKEN_KEY, DEV_USER_TOKEN_KEY}
+MIN_KEY_LENGTH = 32
+
+
+def signing_key(profile: str, configured: str | None, dev_default: str, env_name: str) -> str:
+    """The key to use, refusing placeholders and short keys outside the local profile."""
+    if profile == "local" and not configured:
+        return dev_default
+    key = configured or ""
+    if profile != "local" and (key in _PLACEHOLDERS or len(key) < MIN_KEY_LENGTH):
+        raise ValueError(
+            f"{env_name} must be set to a random secret of at least {MIN_KEY_LENGTH} "
+            "characters outside the local profile"
+        )
+    return key

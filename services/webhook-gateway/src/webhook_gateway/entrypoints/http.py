@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 
-from batteryhub_contracts.topics import REGISTRY, full_name
+from batteryhub_contracts.topics import REGISTRY
 from batteryhub_platform.http import ApiError, install_edges
 from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, broker_reachable
 from batteryhub_platform.logs import configure_logging
@@ -234,7 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = BatteryRegistry()
         publisher = EventPublisher(settings.kafka, "webhook-gateway", settings.produce_timeout_s)
         follower = RegistryFollower(
-            settings.kafka, full_name(REGISTRY, settings.topic_prefix), registry
+            settings.kafka, settings.topic(REGISTRY), registry
         )
         try:
             await publisher.start()

@@ -1,0 +1,266 @@
+"""The one way to run a consumer: a FastStream batch subscriber with at-least-once delivery.
+
+- Offsets are committed only after the batch's effects are durable and its outgoing events
+  acknowledged (``AckPolicy.NACK_ON_ERROR``); a failure seeks back and redelivers.
+- Bytes that are not a valid event go to the dead-letter topic with topic, partition, offset
+  and reason in headers; the consumer carries on.
+- A transient failure (broker or database away) is retried after a growing pause, so an
+  outage does not spin. Any other failure of a batch is retried record by record, and the
+  record that still fails is dead-lettered with its reason instead of blocking its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from aiokafka import ConsumerRecord, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from prometheus_client import Counter, Gauge, Histogram
+
+from batteryhub_contracts.events import EventCodec, EventDecodeError
+from batteryhub_contracts.topics import (
+    HEADER_CORRELATION_ID,
+    HEADER_DLQ_CONSUMER,
+    HEADER_DLQ_OFFSET,
+    HEADER_DLQ_PARTITION,
+    HEADER_DLQ_REASON,
+    HEADER_DLQ_TOPIC,
+)
+from batteryhub_platform.kafka import (
+    BrokerUnavailable,
+    EventPublisher,
+    KafkaConnection,
+    Outgoing,
+    RawOutgoing,
+)
+from batteryhub_platform.errors import default_is_transient
+from batteryhub_platform.logs import correlation_id
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E")
+
+MESSAGES = Counter(
+    "consumer_messages_total", "Records consumed, by outcome", ["group", "topic", "outcome"]
+)
+DEAD_LETTERS = Counter("dead_letters_total", "Records sent to the dead-letter topic", ["group"])
+BATCH_SECONDS = Histogram(
+    "consumer_batch_seconds",
+    "Time to process one batch, effects and acknowledgements included",
+    ["group"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+RETRIES = Counter("consumer_retries_total", "Batches retried after a failure", ["group", "kind"])
+LAG = Gauge("consumer_lag", "Records not yet committed by the group", ["group", "topic", "partition"])
+
+
+@dataclass(frozen=True)
+class Incoming(Generic[E]):
+    event: E
+    topic: str
+    partition: int
+    offset: int
+    correlation_id: str | None
+
+
+BatchHandler = Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing]]]
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("utf-8", "replace") if value is not None else None
+
+
+async def _total_headers(msg: Any, original_parser: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header value as UTF-8; a None or binary header from
+    a foreign producer would make it drop the record silently. Make headers decodable first."""
+
+    def clean(record: ConsumerRecord) -> ConsumerRecord:  # type: ignore[type-arg]
+        headers = [(k, (v or b"").decode("utf-8", "replace").encode()) for k, v in record.headers]
+        return dataclasses.replace(record, headers=headers)
+
+    if isinstance(msg, tuple):
+        return await original_parser(tuple(clean(r) for r in msg))
+    return await original_parser(clean(msg))
+
+
+async def _no_body(_: Any) -> None:
+    """Bodies are decoded by our codecs, record by record, so one bad record is isolated."""
+    return None
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        connection: KafkaConnection,
+        group_id: str,
+        codecs: Mapping[str, EventCodec[Any]],
+        handler: BatchHandler,
+        publisher: EventPublisher,
+        dead_letter_topic: str,
+        max_records: int = 500,
+        is_transient: Callable[[BaseException], bool] = default_is_transient,
+    ) -> None:
+        self.group_id = group_id
+        self._codecs = dict(codecs)
+        self._handler = handler
+        self._publisher = publisher
+        self._dead_letter_topic = dead_letter_topic
+        self._is_transient = is_transient
+        self._backoff_s = 0.0
+        self._lag_task: asyncio.Task[None] | None = None
+        self.broker = KafkaBroker(
+            connection.bootstrap_servers,
+            allow_auto_create_topics=False,
+            client_id=group_id,
+            logger=logging.getLogger(f"faststream.{group_id}"),
+        )
+        self.subscriber = self.broker.subscriber(
+            *self._codecs,
+            group_id=group_id,
+            batch=True,
+            max_records=max_records,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_no_body,
+            parser=_total_headers,
+        )
+        self.subscriber(self._on_batch)
+
+    async def start(self) -> None:
+        await self.broker.start()
+        self._lag_task = asyncio.create_task(self._track_lag(), name=f"{self.group_id}-lag")
+
+    async def stop(self) -> None:
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            await asyncio.gather(self._lag_task, return_exceptions=True)
+        await self.broker.stop()
+
+    async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
+        records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[type-arg]
+        started = time.perf_counter()
+        try:
+            await self._process(list(records))
+        except Exception as exc:
+            await self._pause_before_retry(exc)
+            raise  # NACK_ON_ERROR seeks back: the batch is delivered again
+        self._backoff_s = 0.0
+        BATCH_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
+
+    async def _process(self, records: list[ConsumerRecord]) -> None:  # type: ignore[type-arg]
+        good: list[Incoming[Any]] = []
+        dead: list[RawOutgoing] = []
+        for record in records:
+            try:
+                good.append(self._decode(record))
+            except EventDecodeError as exc:
+                dead.append(self._dead_letter(record, f"undecodable event: {exc}"))
+        if dead:
+            await self._publisher.publish_many(dead)
+            self._count_dead(dead)
+        if not good:
+            return
+        try:
+            outgoing = await self._handler(good)
+        except Exception as exc:
+            if self._is_transient(exc):
+                raise
+            log.warning("batch failed; retrying record by record", exc_info=exc)
+            RETRIES.labels(self.group_id, "isolate").inc()
+            outgoing = await self._one_by_one(good, records)
+        if outgoing:
+            await self._publisher.publish_many(outgoing)
+        for item in good:
+            MESSAGES.labels(self.group_id, item.topic, "processed").inc()
+
+    async def _one_by_one(
+        self, items: list[Incoming[Any]], records: list[ConsumerRecord]  # type: ignore[type-arg]
+    ) -> list[Outgoing]:
+        by_position = {(r.topic, r.partition, r.offset): r for r in records}
+        outgoing: list[Outgoing] = []
+        for item in items:
+            try:
+                outgoing.extend(await self._handler([item]))
+            except Exception as exc:
+                if self._is_transient(exc):
+                    raise
+                record = by_position[(item.topic, item.partition, item.offset)]
+                letter = self._dead_letter(record, f"processing failed: {type(exc).__name__}: {exc}")
+                await self._publisher.publish_many([letter])
+                self._count_dead([letter])
+        return outgoing
+
+    def _decode(self, record: ConsumerRecord) -> Incoming[Any]:  # type: ignore[type-arg]
+        if record.value is None:
+            raise EventDecodeError("empty record")
+        event = self._codecs[record.topic].decode(record.value)
+        cid = _text(dict(record.headers).get(HEADER_CORRELATION_ID))
+        return Incoming(event, record.topic, record.partition, record.offset, cid)
+
+    def _dead_letter(self, record: ConsumerRecord, reason: str) -> RawOutgoing:  # type: ignore[type-arg]
+        log.error(
+            "dead-lettering a record",
+            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                   "reason": reason[:300]},
+        )
+        headers = [
+            *[(k, v) for k, v in record.headers if not k.startswith("dlq-")],
+            (HEADER_DLQ_TOPIC, record.topic.encode()),
+            (HEADER_DLQ_PARTITION, str(record.partition).encode()),
+            (HEADER_DLQ_OFFSET, str(record.offset).encode()),
+            (HEADER_DLQ_REASON, reason[:1000].encode()),
+            (HEADER_DLQ_CONSUMER, self.group_id.encode()),
+        ]
+        return RawOutgoing(self._dead_letter_topic, record.key, record.value, headers)
+
+    def _count_dead(self, letters: list[RawOutgoing]) -> None:
+        DEAD_LETTERS.labels(self.group_id).inc(len(letters))
+        for letter in letters:
+            topic = dict(letter.headers).get(HEADER_DLQ_TOPIC, b"").decode()
+            MESSAGES.labels(self.group_id, topic, "dead_letter").inc()
+
+    async def _pause_before_retry(self, exc: Exception) -> None:
+        kind = "transient" if self._is_transient(exc) else "error"
+        RETRIES.labels(self.group_id, kind).inc()
+        self._backoff_s = min(max(self._backoff_s * 2, 0.2), 5.0)
+        log.warning(
+            "batch failed; will be redelivered",
+            extra={"error": f"{type(exc).__name__}: {exc}"[:500], "pause_s": self._backoff_s},
+        )
+        await asyncio.sleep(self._backoff_s)
+
+    async def _track_lag(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            with contextlib.suppress(Exception):  # lag is best-effort telemetry
+                await self.update_lag()
+
+    async def update_lag(self) -> int:
+        consumer = self.subscriber.consumer
+        if consumer is None:
+            return -1
+        assigned: list[TopicPartition] = list(consumer.assignment())
+        if not assigned:
+            return 0
+        ends = await consumer.end_offsets(assigned)
+        total = 0
+        for tp in assigned:
+            committed = await consumer.committed(tp) or 0
+            lag = max(ends[tp] - committed, 0)
+            LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
+            total += lag
+        return total
+
+
+def set_correlation(item: Incoming[Any]) -> None:
+    """Log lines written while handling ``item`` carry its correlation id."""
+    correlation_id.set(item.correlation_id)

@@ -1,0 +1,57 @@
+"""Settings every service shares (Kafka connection, topic prefix, logging). Each service's
+own ``Settings`` class extends this one; only settings classes read the environment."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from batteryhub_contracts.topics import full_name
+from batteryhub_platform.kafka import KafkaConnection
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BATTERYHUB_", extra="ignore")
+
+    profile: Literal["local", "production"] = "production"
+    log_level: str = "INFO"
+
+    kafka_bootstrap_servers: str
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$", max_length=100)
+    produce_timeout_s: float = Field(default=4.0, gt=0, le=60)
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        return KafkaConnection(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=(
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            ),
+        )
+
+    def topic(self, name: str) -> str:
+        return full_name(name, self.topic_prefix)
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BATTERYHUB_", extra="ignore")
+
+    database_url: SecretStr = Field(
+        description="postgresql+asyncpg://user:password@host:port/database"
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=100)
+
+    @property
+    def database_dsn(self) -> str:
+        return self.database_url.get_secret_value()

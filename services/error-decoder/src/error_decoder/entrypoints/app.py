@@ -1,0 +1,48 @@
+"""The error-decoder process: a FastStream consumer plus /health, /ready and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+
+from batteryhub_contracts.events import READING_RECEIVED
+from batteryhub_contracts.topics import DEAD_LETTERS, READINGS_DECODED, READINGS_RAW
+from batteryhub_platform.consumer import ConsumerRunner, Incoming
+from batteryhub_platform.kafka import EventPublisher, Outgoing
+from batteryhub_platform.service import consumer_app
+from batteryhub_platform.logs import configure_logging
+from error_decoder.config import Settings
+from error_decoder.handlers import decode_readings
+
+
+def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunner:
+    decoded_topic = settings.topic(READINGS_DECODED)
+
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        return decode_readings(batch, decoded_topic)
+
+    return ConsumerRunner(
+        connection=settings.kafka,
+        group_id=settings.group_id,
+        codecs={settings.topic(READINGS_RAW): READING_RECEIVED},
+        handler=handle,
+        publisher=publisher,
+        dead_letter_topic=settings.topic(DEAD_LETTERS),
+        max_records=settings.max_records,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    configure_logging("error-decoder", settings.log_level)
+    publisher = EventPublisher(settings.kafka, settings.group_id, settings.produce_timeout_s)
+    runner = build_runner(settings, publisher)
+
+    return consumer_app(
+        title="battery-hub error decoder",
+        kafka=settings.kafka,
+        publisher=publisher,
+        runner=runner,
+    )

@@ -1,0 +1,12 @@
+"""Notifier settings (``BATTERYHUB_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from batteryhub_platform.settings import DatabaseSettings, ServiceSettings
+
+
+class Settings(ServiceSettings, DatabaseSettings):
+    group_id: str = "notifier"
+    max_records: int = Field(default=500, ge=1, le=10_000)

@@ -1,0 +1,50 @@
+"""The notifier process: a FastStream consumer plus /health, /ready and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+
+from batteryhub_contracts.events import NOTIFICATION_EVENT, READING_DECODED
+from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED
+from batteryhub_platform.consumer import ConsumerRunner, Incoming
+from batteryhub_platform.db import make_engine
+from batteryhub_platform.kafka import EventPublisher, Outgoing
+from batteryhub_platform.service import consumer_app
+from batteryhub_platform.logs import configure_logging
+from notifier.config import Settings
+from notifier.handlers import apply_events_to_alerts
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    configure_logging("notifier", settings.log_level)
+    engine = make_engine(settings.database_dsn, settings.database_pool_size)
+    publisher = EventPublisher(settings.kafka, settings.group_id, settings.produce_timeout_s)
+    notifications_topic = settings.topic(NOTIFICATIONS)
+
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        return await apply_events_to_alerts(batch, engine, notifications_topic)
+
+    runner = ConsumerRunner(
+        connection=settings.kafka,
+        group_id=settings.group_id,
+        codecs={
+            settings.topic(READINGS_DECODED): READING_DECODED,
+            notifications_topic: NOTIFICATION_EVENT,
+        },
+        handler=handle,
+        publisher=publisher,
+        dead_letter_topic=settings.topic(DEAD_LETTERS),
+        max_records=settings.max_records,
+    )
+
+    return consumer_app(
+        title="battery-hub notifier",
+        kafka=settings.kafka,
+        publisher=publisher,
+        runner=runner,
+        engine=engine,
+    )

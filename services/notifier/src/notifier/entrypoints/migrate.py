@@ -1,0 +1,17 @@
+"""``python -m notifier.entrypoints.migrate``: bring the notifier schema to the latest revision."""
+
+from pathlib import Path
+
+from batteryhub_platform.db import migrate
+from notifier.config import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def main() -> None:
+    settings = Settings()  # type: ignore[call-arg]  # filled from the environment
+    migrate(MIGRATIONS, settings.database_dsn)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The projector's writes: folds events into the query tables, idempotently.
+
+Every write is keyed on a stable id (``ON CONFLICT``), so a redelivered or replayed event
+changes nothing; a batch is one transaction, committed before its offsets are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from batteryhub_contracts.events import (
+    BatteryRegistered,
+    BatteryRevoked,
+    BatterySecretRotated,
+    NotificationRaised,
+    NotificationRead,
+    ReadingDecoded,
+)
+from batteryhub_contracts.ids import reading_public_id
+from query_api.adapters.tables import batteries, notifications, readings
+
+RegistryEvent = BatteryRegistered | BatterySecretRotated | BatteryRevoked
+_CHUNK = 1000  # rows per statement, well under PostgreSQL's 32,767 parameters
+
+
+def reading_row(event: ReadingDecoded) -> dict[str, Any]:
+    r = event.reading
+    m = r.metrics
+    return {
+        "reading_id": event.reading_id,
+        "public_id": reading_public_id(event.reading_id),
+        "battery_id": r.battery_id,
+        "hub_id": r.hub_id,
+        "measured_at": r.measured_at,
+        "received_at": r.received_at,
+        "time_source": r.time_source,
+        "err": r.err,
+        "has_errors": bool(event.errors),
+        "decoded_errors": [
+            {"code": e.code, "name": e.name, "description": e.description, "severity": e.severity}
+            for e in event.errors
+        ],
+        "soc": m.get("soc"),
+        "voltage": m.get("v"),
+        "current": m.get("i"),
+        "temperature": m.get("t"),
+        "power": m.get("p"),
+        "latitude": m.get("lat"),
+        "longitude": m.get("lon"),
+        "metrics": m,
+    }
+
+
+def notification_row(event: NotificationRaised) -> dict[str, Any]:
+    return {
+        "id": event.notification_id,
+        "hub_id": event.hub_id,
+        "battery_id": event.battery_id,
+        "code": event.code,
+        "reading_id": event.reading_id,
+        "notification_type": event.notification_type,
+        "title": event.title,
+        "message": event.message,
+        "severity": event.severity,
+        "link_type": event.link_type,
+        "link_id": event.link_id,
+        "created_at": event.created_at,
+    }
+
+
+async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> None:
+    rows = list({e.reading_id: reading_row(e) for e in events}.values())
+    for start in range(0, len(rows), _CHUNK):
+        await c.execute(insert(readings).values(rows[start : start + _CHUNK]).on_conflict_do_nothing())
+
+
+async def apply_registry(c: AsyncConnection, events: Sequence[RegistryEvent]) -> None:
+    latest: dict[int, RegistryEvent] = {}
+    for e in events:
+        held = latest.get(e.battery.battery_id)
+        if held is None or held.battery.revision < e.battery.revision:
+            latest[e.battery.battery_id] = e
+    for e in latest.values():
+        b = e.battery
+        values = {
+            "battery_id": b.battery_id,
+            "hub_id": b.hub_id,
+            "name": b.name,
+            "device_id": b.device_id,
+            "revoked": b.revoked,
+            "revision": b.revision,
+            "registered_at": b.registered_at,
+            "updated_at": e.occurred_at,
+        }
+        stmt = insert(batteries).values(values)
+        await c.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["battery_id"],
+                set_={k: stmt.excluded[k] for k in values if k != "battery_id"},
+                where=batteries.c.revision < stmt.excluded.revision,
+            )
+        )
+
+
+async def add_notifications(c: AsyncConnection, events: Sequence[NotificationRaised]) -> None:
+    rows = list({e.notification_id: notification_row(e) for e in events}.values())
+    for start in range(0, len(rows), _CHUNK):
+        await c.execute(
+            insert(notifications).values(rows[start : start + _CHUNK]).on_conflict_do_nothing()
+        )
+
+
+async def mark_read(c: AsyncConnection, events: Sequence[NotificationRead]) -> None:
+    for e in events:
+        await c.execute(
+            update(notifications)
+            .where(notifications.c.id == e.notification_id, notifications.c.is_read.is_(False))
+            .values(is_read=True, read_at=e.occurred_at, read_by=e.read_by)
+        )

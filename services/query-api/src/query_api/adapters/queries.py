@@ -1,0 +1,128 @@
+"""Read-side queries. Every query takes the caller's visible hubs (``None`` = all), so hub
+isolation is applied in SQL, never after the fact."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, true, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from query_api.adapters.tables import batteries, notifications, readings
+
+Hubs = frozenset[int] | None
+
+
+def _in_hubs(column: Any, hubs: Hubs) -> Any:
+    return true() if hubs is None else column.in_(sorted(hubs))
+
+
+async def battery(c: AsyncConnection, battery_id: int, hubs: Hubs) -> Row[Any] | None:
+    return (
+        await c.execute(
+            _batteries_query(hubs).where(batteries.c.battery_id == battery_id)
+        )
+    ).first()
+
+
+async def list_batteries(
+    c: AsyncConnection, hubs: Hubs, limit: int, offset: int
+) -> Sequence[Row[Any]]:
+    query = _batteries_query(hubs).order_by(batteries.c.battery_id).limit(limit).offset(offset)
+    return (await c.execute(query)).all()
+
+
+def _batteries_query(hubs: Hubs) -> Select[Any]:
+    latest = (
+        select(
+            readings.c.measured_at,
+            readings.c.received_at,
+            readings.c.soc,
+            readings.c.voltage,
+            readings.c.current,
+            readings.c.temperature,
+            readings.c.power,
+            readings.c.latitude,
+            readings.c.longitude,
+            readings.c.err,
+        )
+        .where(readings.c.battery_id == batteries.c.battery_id)
+        .order_by(readings.c.measured_at.desc())
+        .limit(1)
+        .lateral("latest")
+    )
+    return (
+        select(batteries, *[c.label(f"latest_{c.name}") for c in latest.c])
+        .select_from(batteries.outerjoin(latest, true()))
+        .where(_in_hubs(batteries.c.hub_id, hubs))
+    )
+
+
+async def error_history(
+    c: AsyncConnection, battery_id: int, start: datetime, end: datetime, limit: int
+) -> tuple[int, Sequence[Row[Any]]]:
+    in_period = (
+        readings.c.battery_id == battery_id,
+        readings.c.has_errors.is_(True),
+        readings.c.measured_at >= start,
+        readings.c.measured_at <= end,
+    )
+    total = (await c.execute(select(func.count()).select_from(readings).where(*in_period))).scalar_one()
+    rows = (
+        await c.execute(
+            select(readings)
+            .where(*in_period)
+            .order_by(readings.c.measured_at.desc(), readings.c.public_id.desc())
+            .limit(limit)
+        )
+    ).all()
+    return total, rows
+
+
+async def list_notifications(
+    c: AsyncConnection, hubs: Hubs, unread_only: bool, limit: int, offset: int
+) -> Sequence[Row[Any]]:
+    query = select(notifications).where(_in_hubs(notifications.c.hub_id, hubs))
+    if unread_only:
+        query = query.where(notifications.c.is_read.is_(False))
+    query = query.order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
+    return (await c.execute(query.limit(limit).offset(offset))).all()
+
+
+async def unread_count(c: AsyncConnection, hubs: Hubs) -> int:
+    query = select(func.count()).select_from(notifications).where(
+        _in_hubs(notifications.c.hub_id, hubs), notifications.c.is_read.is_(False)
+    )
+    return int((await c.execute(query)).scalar_one())
+
+
+async def notification(c: AsyncConnection, notification_id: int, hubs: Hubs) -> Row[Any] | None:
+    query = select(notifications).where(
+        notifications.c.id == notification_id, _in_hubs(notifications.c.hub_id, hubs)
+    )
+    return (await c.execute(query)).first()
+
+
+async def unread_notifications(c: AsyncConnection, hubs: Hubs, limit: int) -> Sequence[Row[Any]]:
+    query = (
+        select(notifications)
+        .where(_in_hubs(notifications.c.hub_id, hubs), notifications.c.is_read.is_(False))
+        .order_by(notifications.c.id)
+        .limit(limit)
+    )
+    return (await c.execute(query)).all()
+
+
+async def set_read(
+    c: AsyncConnection, ids: Sequence[int], read_at: datetime, read_by: str
+) -> None:
+    """The same write the projector makes from the read event (so replay gives the same row);
+    done here too so the user who marked it sees it read at once."""
+    await c.execute(
+        update(notifications)
+        .where(notifications.c.id.in_(list(ids)), notifications.c.is_read.is_(False))
+        .values(is_read=True, read_at=read_at, read_by=read_by)
+    )

@@ -1,0 +1,72 @@
+"""Dependencies declared once: the database connection, the current user, the publisher."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from batteryhub_platform.http import ApiError
+from batteryhub_platform.kafka import EventPublisher
+from batteryhub_platform.tokens import InvalidToken, UserPrincipal, bearer_token, verify_user_token
+from query_api.adapters.users import UserStore
+from query_api.config import Settings
+
+UNAUTHORIZED = ApiError(401, "invalid or expired credentials", {"WWW-Authenticate": "Bearer"})
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL cannot be reached; answered 503 with Retry-After."""
+
+
+async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    engine = request.app.state.engine
+    try:
+        connection = await engine.connect()
+    except Exception as exc:  # asyncpg/OS errors while connecting mean "database away"
+        raise DatabaseUnavailable(str(exc)) from exc
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _publisher(request: Request) -> EventPublisher:
+    publisher: EventPublisher = request.app.state.publisher
+    return publisher
+
+
+def _users(request: Request) -> UserStore:
+    store: UserStore = request.app.state.users
+    return store
+
+
+def current_user(
+    settings: Annotated[Settings, Depends(_settings)],
+    authorization: Annotated[str | None, Header(alias="Authorization")] = None,
+) -> UserPrincipal:
+    try:
+        return verify_user_token(bearer_token(authorization), settings.user_key)
+    except InvalidToken:
+        raise UNAUTHORIZED from None
+
+
+def superadmin(user: Annotated[UserPrincipal, Depends(current_user)]) -> UserPrincipal:
+    if not user.is_superadmin:
+        raise ApiError(403, "only a superadmin may do this")
+    return user
+
+
+ConnectionDep = Annotated[AsyncConnection, Depends(_connection)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
+UsersDep = Annotated[UserStore, Depends(_users)]
+CurrentUser = Annotated[UserPrincipal, Depends(current_user)]
+Superadmin = Annotated[UserPrincipal, Depends(superadmin)]

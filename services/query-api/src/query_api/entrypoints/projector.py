@@ -1,0 +1,53 @@
+"""The query-side projector process: a FastStream consumer plus /health, /ready, /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+
+from batteryhub_contracts.events import NOTIFICATION_EVENT, READING_DECODED, REGISTRY_EVENT
+from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED, REGISTRY
+from batteryhub_platform.consumer import ConsumerRunner, Incoming
+from batteryhub_platform.db import make_engine
+from batteryhub_platform.kafka import EventPublisher, Outgoing
+from batteryhub_platform.service import consumer_app
+from batteryhub_platform.logs import configure_logging
+from query_api.config import Settings
+from query_api.projector import project_events
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    configure_logging("query-projector", settings.log_level)
+    engine = make_engine(settings.database_dsn, settings.database_pool_size)
+    # The projector publishes nothing but dead letters.
+    publisher = EventPublisher(
+        settings.kafka, settings.projector_group_id, settings.produce_timeout_s
+    )
+
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        return await project_events(batch, engine)
+
+    runner = ConsumerRunner(
+        connection=settings.kafka,
+        group_id=settings.projector_group_id,
+        codecs={
+            settings.topic(READINGS_DECODED): READING_DECODED,
+            settings.topic(REGISTRY): REGISTRY_EVENT,
+            settings.topic(NOTIFICATIONS): NOTIFICATION_EVENT,
+        },
+        handler=handle,
+        publisher=publisher,
+        dead_letter_topic=settings.topic(DEAD_LETTERS),
+        max_records=settings.max_records,
+    )
+
+    return consumer_app(
+        title="battery-hub query projector",
+        kafka=settings.kafka,
+        publisher=publisher,
+        runner=runner,
+        engine=engine,
+    )

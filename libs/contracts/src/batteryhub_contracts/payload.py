@@ -93,6 +93,7 @@ class ParsedReading:
     time_source: TimeSource
     skipped: dict[str, str] = field(default_factory=dict)
     unknown_keys: tuple[str, ...] = ()
+    unknown_count: int = 0
 
     @property
     def fields_processed(self) -> int:
@@ -245,6 +246,7 @@ def parse_reading(
         time_source=source,
         skipped=skipped,
         unknown_keys=tuple(unknown[:MAX_REPORTED_UNKNOWN_KEYS]),
+        unknown_count=len(unknown),
     )
 
 

@@ -64,5 +64,5 @@ def success_body(event: ReadingReceived, parsed: ParsedReading) -> dict[str, Any
         body["skipped_fields"] = parsed.skipped
     if parsed.unknown_keys:
         body["unknown_fields"] = list(parsed.unknown_keys)
-        body["unknown_fields_count"] = len(parsed.unknown_keys)
+        body["unknown_fields_count"] = parsed.unknown_count
     return body

@@ -1,0 +1,204 @@
+"""A client for the running system, speaking HTTP as the batteries and the apps do, plus
+the one system-level check the tests need: every consumer group has caught up."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from batteryhub_contracts.topics import (
+    NOTIFICATIONS,
+    READINGS_DECODED,
+    READINGS_RAW,
+    REGISTRY,
+)
+from deploy.local.run import LocalSystem
+
+T = TypeVar("T")
+
+GROUP_TOPICS = {
+    "error-decoder": (READINGS_RAW,),
+    "notifier": (READINGS_DECODED, NOTIFICATIONS),
+    "query-projector": (READINGS_DECODED, REGISTRY, NOTIFICATIONS),
+}
+_battery_ids = itertools.count(int(time.time()) % 100_000 * 1000)
+_hub_ids = itertools.count(int(time.time()) % 100_000 * 100)
+
+
+def new_battery_id() -> int:
+    return next(_battery_ids)
+
+
+def new_hub_id() -> int:
+    return next(_hub_ids)
+
+
+class Hub:
+    def __init__(self, system: LocalSystem) -> None:
+        self.system = system
+        self.gateway = httpx.AsyncClient(base_url=system.url("webhook-gateway"), timeout=30)
+        self.query = httpx.AsyncClient(base_url=system.url("query-api"), timeout=30)
+        self._admin_token: str | None = None
+
+    async def close(self) -> None:
+        await self.gateway.aclose()
+        await self.query.aclose()
+
+    # --- users ---------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> str:
+        answer = await self.query.post("/auth/token", json={"username": username, "password": password})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
+
+    async def admin_token(self) -> str:
+        if self._admin_token is None:
+            env = self.system.env()
+            self._admin_token = await self.login(
+                env["BATTERYHUB_ADMIN_USER"], env["BATTERYHUB_ADMIN_PASSWORD"]
+            )
+        return self._admin_token
+
+    async def create_user(
+        self, role: str, hub_id: int | None, accessible: list[int] | None = None
+    ) -> str:
+        """Create a user and return a token for it."""
+        username = f"{role}-{uuid.uuid4().hex[:10]}"
+        password = "pw-" + uuid.uuid4().hex
+        answer = await self.query.post(
+            "/admin/users",
+            json={"username": username, "password": password, "role": role, "hub_id": hub_id,
+                  "accessible_hub_ids": accessible or []},
+            headers=await self.admin_headers(),
+        )
+        assert answer.status_code == 201, answer.text
+        return await self.login(username, password)
+
+    async def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.admin_token()}"}
+
+    # --- batteries -------------------------------------------------------------------
+
+    async def register(
+        self, hub_id: int = 1, name: str | None = None, device_id: str | None = None,
+        battery_id: int | None = None,
+    ) -> tuple[int, str]:
+        """Register a battery and return (battery id, its secret)."""
+        battery_id = battery_id or new_battery_id()
+        secret = "secret-" + uuid.uuid4().hex
+        body: dict[str, Any] = {"battery_id": battery_id, "hub_id": hub_id,
+                                "name": name or f"BAT{battery_id}", "secret": secret}
+        if device_id:
+            body["device_id"] = device_id
+        answer = await self.gateway.post("/admin/batteries", json=body, headers=await self.admin_headers())
+        assert answer.status_code == 201, answer.text
+        return battery_id, secret
+
+    async def battery_token(self, battery_id: int, secret: str) -> str:
+        answer = await self.gateway.post(
+            "/auth/battery-login", json={"battery_id": battery_id, "battery_secret": secret}
+        )
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
+
+    async def new_battery(self, hub_id: int = 1, **kwargs: Any) -> tuple[int, str]:
+        """A registered battery and its token."""
+        battery_id, secret = await self.register(hub_id, **kwargs)
+        return battery_id, await self.battery_token(battery_id, secret)
+
+    async def send(self, token: str, payload: Any) -> httpx.Response:
+        return await self.gateway.post(
+            "/webhook/live-data", json=payload, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    async def send_ok(self, token: str, payload: Any) -> dict[str, Any]:
+        answer = await self.send(token, payload)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    # --- reading what the apps read --------------------------------------------------
+
+    async def errors(self, battery_id: int, token: str | None = None, **params: Any) -> httpx.Response:
+        params.setdefault("time_period", "last_year")
+        params.setdefault("limit", 1000)
+        headers = {"Authorization": f"Bearer {token}"} if token else await self.admin_headers()
+        return await self.query.get(f"/batteries/{battery_id}/errors", params=params, headers=headers)
+
+    async def notifications_of(self, battery_id: int, token: str | None = None) -> list[dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {token}"} if token else await self.admin_headers()
+        found: list[dict[str, Any]] = []
+        for offset in itertools.count(0, 1000):
+            answer = await self.query.get(
+                "/notifications", params={"limit": 1000, "offset": offset}, headers=headers
+            )
+            assert answer.status_code == 200, answer.text
+            page = answer.json()
+            found.extend(n for n in page if n["battery_id"] == battery_id)
+            if len(page) < 1000:
+                return found
+        raise AssertionError("unreachable")
+
+    # --- waiting ----------------------------------------------------------------------
+
+    async def settled(self, timeout_s: float = 60) -> None:
+        """Wait until every consumer group has consumed everything on its topics, twice in
+        a row (a decoder's output becomes the next group's input)."""
+        deadline = time.monotonic() + timeout_s
+        quiet = 0
+        while time.monotonic() < deadline:
+            lag = await self.total_lag()
+            quiet = quiet + 1 if lag == 0 else 0
+            if quiet >= 2:
+                return
+            await asyncio.sleep(0.25)
+        raise AssertionError(f"consumers did not catch up within {timeout_s:g} s (lag {lag})")
+
+    async def total_lag(self) -> int:
+        prefix = self.system.topic_prefix
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.system.kafka)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.system.kafka)
+        await admin.start()
+        await consumer.start()
+        try:
+            names = sorted({prefix + t for topics in GROUP_TOPICS.values() for t in topics})
+            described = await admin.describe_topics(names)
+            partitions = {
+                d["topic"]: [TopicPartition(d["topic"], p["partition"]) for p in d["partitions"]]
+                for d in described
+            }
+            assert all(partitions.get(n) for n in names), f"topics missing: {names}"
+            ends = await consumer.end_offsets([tp for tps in partitions.values() for tp in tps])
+            total = 0
+            for group, topics in GROUP_TOPICS.items():
+                committed = await admin.list_consumer_group_offsets(group)
+                for topic in topics:
+                    for tp in partitions[prefix + topic]:
+                        done = committed.get(tp)
+                        position = done.offset if done is not None and done.offset >= 0 else 0
+                        total += ends[tp] - position
+            return total
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], timeout_s: float = 15, interval_s: float = 0.1
+) -> T:
+    """Poll ``check`` until it stops raising AssertionError; return its value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(interval_s)

@@ -1,0 +1,93 @@
+"""Where the real Kafka and PostgreSQL for the tests are.
+
+- A Docker engine present and no server address configured: testcontainers starts both.
+- Otherwise (these machines have no Docker engine): the servers that `make test` starts with
+  `deploy/local/infra.sh`, or those named by BATTERYHUB_TEST_KAFKA / BATTERYHUB_TEST_PG_*.
+
+A missing server fails the tests with a message saying how to start it; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+HOW_TO_START = (
+    "start them with `make infra` (or `bash deploy/local/infra.sh up`); `make test` does this "
+    "for you"
+)
+
+
+@dataclass(frozen=True)
+class Servers:
+    kafka: str
+    pg_host: str
+    pg_port: int
+    pg_password: str
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _docker_engine() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0  # noqa: S607
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _configured() -> bool:
+    return any(k in os.environ for k in ("BATTERYHUB_TEST_KAFKA", "BATTERYHUB_TEST_PG_PORT"))
+
+
+@contextmanager
+def test_servers() -> Iterator[Servers]:
+    if _docker_engine() and not _configured():
+        with _containers() as servers:
+            yield servers
+        return
+    kafka = os.environ.get(
+        "BATTERYHUB_TEST_KAFKA", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+    )
+    pg_host = os.environ.get("BATTERYHUB_TEST_PG_HOST", "127.0.0.1")
+    pg_port = int(os.environ.get("BATTERYHUB_TEST_PG_PORT", os.environ.get("PG_PORT", "55432")))
+    kafka_host, kafka_port = kafka.rsplit(":", 1)
+    missing = [
+        name
+        for name, ok in (
+            (f"Kafka at {kafka}", _reachable(kafka_host, int(kafka_port))),
+            (f"PostgreSQL at {pg_host}:{pg_port}", _reachable(pg_host, pg_port)),
+        )
+        if not ok
+    ]
+    if missing:
+        raise RuntimeError(f"{' and '.join(missing)} not reachable: {HOW_TO_START}")
+    yield Servers(kafka, pg_host, pg_port, os.environ.get("PG_PASSWORD", "batteryhub"))
+
+
+@contextmanager
+def _containers() -> Iterator[Servers]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with KafkaContainer("apache/kafka:4.1.0").with_kraft() as kafka, PostgresContainer(
+        "postgres:15", password="batteryhub"
+    ) as pg:
+        yield Servers(
+            kafka.get_bootstrap_server(),
+            pg.get_container_host_ip(),
+            int(pg.get_exposed_port(5432)),
+            "batteryhub",
+        )

@@ -36,7 +36,7 @@ down:  ## stop what `make up` started
 status:
 	@$(PY) -m deploy.local.run status
 
-test: deps infra  ## every test, against the real servers
+test: deps infra lint typecheck  ## every test, against the real servers
 	@$(PY) -m pytest
 
 test-unit: deps

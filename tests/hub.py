@@ -55,7 +55,9 @@ class Hub:
     # --- users ---------------------------------------------------------------------
 
     async def login(self, username: str, password: str) -> str:
-        answer = await self.query.post("/auth/token", json={"username": username, "password": password})
+        answer = await self.query.post(
+            "/auth/token", json={"username": username, "password": password}
+        )
         assert answer.status_code == 200, answer.text
         return str(answer.json()["access_token"])
 
@@ -75,8 +77,13 @@ class Hub:
         password = "pw-" + uuid.uuid4().hex
         answer = await self.query.post(
             "/admin/users",
-            json={"username": username, "password": password, "role": role, "hub_id": hub_id,
-                  "accessible_hub_ids": accessible or []},
+            json={
+                "username": username,
+                "password": password,
+                "role": role,
+                "hub_id": hub_id,
+                "accessible_hub_ids": accessible or [],
+            },
             headers=await self.admin_headers(),
         )
         assert answer.status_code == 201, answer.text
@@ -88,17 +95,26 @@ class Hub:
     # --- batteries -------------------------------------------------------------------
 
     async def register(
-        self, hub_id: int = 1, name: str | None = None, device_id: str | None = None,
+        self,
+        hub_id: int = 1,
+        name: str | None = None,
+        device_id: str | None = None,
         battery_id: int | None = None,
     ) -> tuple[int, str]:
         """Register a battery and return (battery id, its secret)."""
         battery_id = battery_id or new_battery_id()
         secret = "secret-" + uuid.uuid4().hex
-        body: dict[str, Any] = {"battery_id": battery_id, "hub_id": hub_id,
-                                "name": name or f"BAT{battery_id}", "secret": secret}
+        body: dict[str, Any] = {
+            "battery_id": battery_id,
+            "hub_id": hub_id,
+            "name": name or f"BAT{battery_id}",
+            "secret": secret,
+        }
         if device_id:
             body["device_id"] = device_id
-        answer = await self.gateway.post("/admin/batteries", json=body, headers=await self.admin_headers())
+        answer = await self.gateway.post(
+            "/admin/batteries", json=body, headers=await self.admin_headers()
+        )
         assert answer.status_code == 201, answer.text
         return battery_id, secret
 
@@ -126,13 +142,19 @@ class Hub:
 
     # --- reading what the apps read --------------------------------------------------
 
-    async def errors(self, battery_id: int, token: str | None = None, **params: Any) -> httpx.Response:
+    async def errors(
+        self, battery_id: int, token: str | None = None, **params: Any
+    ) -> httpx.Response:
         params.setdefault("time_period", "last_year")
         params.setdefault("limit", 1000)
         headers = {"Authorization": f"Bearer {token}"} if token else await self.admin_headers()
-        return await self.query.get(f"/batteries/{battery_id}/errors", params=params, headers=headers)
+        return await self.query.get(
+            f"/batteries/{battery_id}/errors", params=params, headers=headers
+        )
 
-    async def notifications_of(self, battery_id: int, token: str | None = None) -> list[dict[str, Any]]:
+    async def notifications_of(
+        self, battery_id: int, token: str | None = None
+    ) -> list[dict[str, Any]]:
         headers = {"Authorization": f"Bearer {token}"} if token else await self.admin_headers()
         found: list[dict[str, Any]] = []
         for offset in itertools.count(0, 1000):

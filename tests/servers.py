@@ -43,7 +43,7 @@ def _docker_engine() -> bool:
     if shutil.which("docker") is None:
         return False
     try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0  # noqa: S607
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -82,9 +82,10 @@ def _containers() -> Iterator[Servers]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
-    with KafkaContainer("apache/kafka:4.1.0").with_kraft() as kafka, PostgresContainer(
-        "postgres:15", password="batteryhub"
-    ) as pg:
+    with (
+        KafkaContainer("apache/kafka:4.1.0").with_kraft() as kafka,
+        PostgresContainer("postgres:15", password="batteryhub") as pg,
+    ):
         yield Servers(
             kafka.get_bootstrap_server(),
             pg.get_container_host_ip(),

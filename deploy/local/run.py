@@ -43,9 +43,7 @@ class LocalSystem:
     name: str = "local"
     topic_prefix: str = ""
     database: str = "batteryhub"
-    kafka: str = field(
-        default_factory=lambda: f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
-    )
+    kafka: str = field(default_factory=lambda: f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}")
     pg_host: str = "127.0.0.1"
     pg_port: int = field(default_factory=lambda: _env_int("PG_PORT", 55432))
     pg_password: str = field(default_factory=lambda: os.environ.get("PG_PASSWORD", "batteryhub"))
@@ -101,7 +99,9 @@ class LocalSystem:
         for package in ("notifier", "query_api"):
             subprocess.run(
                 [str(PYTHON), "-m", f"{package}.entrypoints.migrate"],
-                env=self.env(), check=True, cwd=ROOT,
+                env=self.env(),
+                check=True,
+                cwd=ROOT,
             )
 
     async def _create_database_and_topics(self) -> None:
@@ -132,15 +132,32 @@ class LocalSystem:
     def start(self, service: str) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            str(PYTHON), "-m", "uvicorn", "--factory", SERVICES[service],
-            "--host", "127.0.0.1", "--port", str(self.ports[service]),
-            "--no-access-log", "--loop", "uvloop", "--http", "httptools",
-            "--timeout-graceful-shutdown", "10",
+            str(PYTHON),
+            "-m",
+            "uvicorn",
+            "--factory",
+            SERVICES[service],
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.ports[service]),
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--timeout-graceful-shutdown",
+            "10",
         ]
         with self.log_file(service).open("ab") as log:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                command, env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+            process = subprocess.Popen(
+                command,
+                env=self.env(),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.pid_file(service).write_text(str(process.pid))
         return process.pid
@@ -183,7 +200,9 @@ class LocalSystem:
             pending = [s for s in pending if not self.ready(s)]
             for s in pending:
                 if self.pid(s) is None:
-                    raise RuntimeError(f"{s} exited; see {self.log_file(s)}:\n{_tail(self.log_file(s))}")
+                    raise RuntimeError(
+                        f"{s} exited; see {self.log_file(s)}:\n{_tail(self.log_file(s))}"
+                    )
             if pending:
                 time.sleep(0.3)
         if pending:
@@ -240,8 +259,10 @@ def main() -> None:
             print(f"  {service:16} {system.url(service)}  (log: {system.log_file(service)})")
         print(f"  gateway API docs  {system.url('webhook-gateway')}/docs")
         print(f"  query API docs    {system.url('query-api')}/docs")
-        print(f"  superadmin        {env['BATTERYHUB_ADMIN_USER']} / "
-              f"{env['BATTERYHUB_ADMIN_PASSWORD']}  (local profile dev default unless set)")
+        print(
+            f"  superadmin        {env['BATTERYHUB_ADMIN_USER']} / "
+            f"{env['BATTERYHUB_ADMIN_PASSWORD']}  (local profile dev default unless set)"
+        )
         print(f"  Kafka {system.kafka}, PostgreSQL {system.database_url(driver='postgresql')}")
         print("  stop with: make down")
     elif args.command == "down":
@@ -250,8 +271,11 @@ def main() -> None:
     else:
         ok = True
         for service in SERVICES:
-            state = "ready" if system.ready(service) else (
-                "starting" if system.pid(service) else "stopped")
+            state = (
+                "ready"
+                if system.ready(service)
+                else ("starting" if system.pid(service) else "stopped")
+            )
             ok &= state == "ready"
             print(f"{service:16} {state:9} {system.url(service)}")
         sys.exit(0 if ok else 1)

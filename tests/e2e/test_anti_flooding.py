@@ -41,7 +41,9 @@ async def test_a_code_that_keeps_arriving_while_unread_notifies_once(hub: Hub) -
     assert len(await hub.notifications_of(battery_id)) == 1
 
 
-async def test_mark_all_read_reads_everything_in_scope_and_the_count_drops_to_zero(hub: Hub) -> None:
+async def test_mark_all_read_reads_everything_in_scope_and_the_count_drops_to_zero(
+    hub: Hub,
+) -> None:
     hub_id = 424242
     battery_id, token = await hub.new_battery(hub_id=hub_id)
     user = await hub.create_user("admin", hub_id)

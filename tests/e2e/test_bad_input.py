@@ -20,9 +20,12 @@ async def battery(hub: Hub) -> tuple[int, str]:
     return await hub.new_battery(device_id=f"relay-{time.time_ns()}")
 
 
-async def post_raw(hub: Hub, token: str, body: bytes, **headers: str) -> tuple[int, dict[str, object]]:
+async def post_raw(
+    hub: Hub, token: str, body: bytes, **headers: str
+) -> tuple[int, dict[str, object]]:
     answer = await hub.gateway.post(
-        "/webhook/live-data", content=body,
+        "/webhook/live-data",
+        content=body,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers},
     )
     return answer.status_code, answer.json()
@@ -41,8 +44,17 @@ async def post_raw(hub: Hub, token: str, body: bytes, **headers: str) -> tuple[i
         (b'{"id": 1, "v": "\\u0000"}', 400, "NUL"),
         (b'{"id": 1, "err": "' + b"T" * 256 + b'"}', 422, "255"),
         (b'{"device_id": "x", "values": []}', 400, "data"),
-        (b'{"device_id": "x", "values": [{"name": "data", "value": "{oops"}]}', 400, "not valid JSON"),
-        (b'{"device_id": "x", "values": [{"name": "data", "value": "{\\"id\\": 99999999999999999999999}"}]}', 422, None),
+        (
+            b'{"device_id": "x", "values": [{"name": "data", "value": "{oops"}]}',
+            400,
+            "not valid JSON",
+        ),
+        (
+            b'{"device_id": "x", "values": [{"name": "data", '
+            b'"value": "{\\"id\\": 99999999999999999999999}"}]}',
+            422,
+            None,
+        ),
         (b"\xff\xfe\x00", 400, None),
     ],
 )
@@ -56,7 +68,7 @@ async def test_malformed_bodies_get_a_4xx_that_says_why(
 
 
 async def test_a_battery_may_not_submit_for_another(hub: Hub, battery: tuple[int, str]) -> None:
-    code, answer = await post_raw(hub, battery[1], json.dumps({"id": battery[0] + 1}).encode())
+    code, _answer = await post_raw(hub, battery[1], json.dumps({"id": battery[0] + 1}).encode())
     assert code == 403
 
 
@@ -64,7 +76,8 @@ async def test_unparseable_field_is_skipped_and_reported_while_the_reading_is_ac
     hub: Hub, battery: tuple[int, str]
 ) -> None:
     code, answer = await post_raw(
-        hub, battery[1], json.dumps({"id": battery[0], "soc": "abc", "v": "13.2", "zz": 1}).encode())
+        hub, battery[1], json.dumps({"id": battery[0], "soc": "abc", "v": "13.2", "zz": 1}).encode()
+    )
     assert code == 200
     assert answer["fields_processed"] == 1
     assert "soc" in answer["skipped_fields"]  # type: ignore[operator]
@@ -95,7 +108,7 @@ async def test_a_lying_content_length_is_refused_without_waiting_for_the_body(
     writer.write(
         b"POST /webhook/live-data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Authorization: Bearer " + battery[1].encode() + b"\r\n"
-        b"Content-Length: 999999999\r\n\r\n{\"id\": 1}"
+        b'Content-Length: 999999999\r\n\r\n{"id": 1}'
     )
     await writer.drain()
     status_line = await asyncio.wait_for(reader.readline(), timeout=5)
@@ -110,6 +123,7 @@ def _forged(claims: dict[str, object], key: str = "x" * 40, alg: str = "HS256") 
 def _alg_none(claims: dict[str, object]) -> str:
     def b64(data: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
     return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
 
 
@@ -121,9 +135,20 @@ def _alg_none(claims: dict[str, object]) -> str:
         "Basic dXNlcjpwYXNz",
         "Bearer not.a.jwt",
         "Bearer " + _alg_none({"bid": 1, "rev": 1, "scope": "webhook_write", "exp": 4102444800}),
-        "Bearer " + _forged({"iss": "battery-hub/gateway", "aud": "battery-hub/devices",
-                             "sub": "battery:1", "bid": 1, "rev": 1, "scope": "webhook_write",
-                             "iat": 0, "nbf": 0, "exp": 4102444800}),
+        "Bearer "
+        + _forged(
+            {
+                "iss": "battery-hub/gateway",
+                "aud": "battery-hub/devices",
+                "sub": "battery:1",
+                "bid": 1,
+                "rev": 1,
+                "scope": "webhook_write",
+                "iat": 0,
+                "nbf": 0,
+                "exp": 4102444800,
+            }
+        ),
     ],
 )
 async def test_missing_malformed_forged_or_unsigned_tokens_get_401(
@@ -135,24 +160,37 @@ async def test_missing_malformed_forged_or_unsigned_tokens_get_401(
     assert answer.json() == {"detail": "invalid or expired credentials"}
 
 
-async def test_a_user_token_that_is_not_superadmin_is_refused_on_device_endpoints(hub: Hub, battery: tuple[int, str]) -> None:
+async def test_a_user_token_that_is_not_superadmin_is_refused_on_device_endpoints(
+    hub: Hub, battery: tuple[int, str]
+) -> None:
     user = await hub.create_user("admin", 1)
     answer = await hub.send(user, {"id": battery[0]})
     assert answer.status_code == 401
 
 
-async def test_a_battery_token_is_refused_by_the_query_api(hub: Hub, battery: tuple[int, str]) -> None:
-    answer = await hub.query.get("/notifications", headers={"Authorization": f"Bearer {battery[1]}"})
+async def test_a_battery_token_is_refused_by_the_query_api(
+    hub: Hub, battery: tuple[int, str]
+) -> None:
+    answer = await hub.query.get(
+        "/notifications", headers={"Authorization": f"Bearer {battery[1]}"}
+    )
     assert answer.status_code == 401
 
 
 @pytest.mark.parametrize(
     ("path", "params"),
-    [("/batteries/abc/errors", {}), ("/batteries/1/errors", {"time_period": "last_century"}),
-     ("/batteries/1/errors", {"limit": 10**9}), ("/notifications", {"limit": -1}),
-     ("/notifications", {"offset": "x"}), ("/batteries/99999999999999999999999/errors", {})],
+    [
+        ("/batteries/abc/errors", {}),
+        ("/batteries/1/errors", {"time_period": "last_century"}),
+        ("/batteries/1/errors", {"limit": 10**9}),
+        ("/notifications", {"limit": -1}),
+        ("/notifications", {"offset": "x"}),
+        ("/batteries/99999999999999999999999/errors", {}),
+    ],
 )
-async def test_bad_query_parameters_get_422_or_404(hub: Hub, path: str, params: dict[str, object]) -> None:
+async def test_bad_query_parameters_get_422_or_404(
+    hub: Hub, path: str, params: dict[str, object]
+) -> None:
     answer = await hub.query.get(path, params=params, headers=await hub.admin_headers())
     assert answer.status_code in (404, 422), answer.text
 
@@ -162,5 +200,7 @@ async def test_bad_query_parameters_get_422_or_404(hub: Hub, path: str, params: 
     [b"nope", b"[]", b'{"username": "admin"}', b'{"username": "a\\u0000", "password": "x"}'],
 )
 async def test_bad_login_bodies_get_a_4xx(hub: Hub, body: bytes) -> None:
-    answer = await hub.query.post("/auth/token", content=body, headers={"Content-Type": "application/json"})
+    answer = await hub.query.post(
+        "/auth/token", content=body, headers={"Content-Type": "application/json"}
+    )
     assert 400 <= answer.status_code < 500, answer.text

@@ -59,8 +59,13 @@ async def test_killing_each_consumer_mid_stream_loses_and_duplicates_nothing(hub
             nonlocal sent
             while queue:
                 battery_id, token, at = queue.pop(0)
-                body = {"id": battery_id, "err": "L", "soc": 50,
-                        "d": at.strftime("%Y-%m-%d"), "tm": at.strftime("%H:%M:%S")}
+                body = {
+                    "id": battery_id,
+                    "err": "L",
+                    "soc": 50,
+                    "d": at.strftime("%Y-%m-%d"),
+                    "tm": at.strftime("%H:%M:%S"),
+                }
                 answer = await hub.send_ok(token, body)
                 accepted[battery_id].add(answer["data_id"])
                 sent += 1

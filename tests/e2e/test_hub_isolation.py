@@ -20,15 +20,22 @@ async def test_a_hub_2_user_sees_nothing_of_hub_1(hub: Hub) -> None:
     assert len(own_notes) == 2
 
     h = {"Authorization": f"Bearer {outsider}"}
-    assert [b for b in (await hub.query.get("/batteries", headers=h)).json()
-            if b["battery_id"] == battery_id] == []
+    assert [
+        b
+        for b in (await hub.query.get("/batteries", headers=h)).json()
+        if b["battery_id"] == battery_id
+    ] == []
     assert (await hub.query.get(f"/batteries/{battery_id}", headers=h)).status_code == 404
     assert (await hub.errors(battery_id, outsider)).status_code == 404
     assert await hub.notifications_of(battery_id, outsider) == []
-    assert (await hub.query.get("/notifications/unread-count", headers=h)).json() == {"unread_count": 0}
+    assert (await hub.query.get("/notifications/unread-count", headers=h)).json() == {
+        "unread_count": 0
+    }
     read = await hub.query.put(f"/notifications/{own_notes[0]['id']}/read", headers=h)
     assert read.status_code == 404
-    assert (await hub.query.put("/notifications/mark-all-read", headers=h)).json() == {"marked_read": 0}
+    assert (await hub.query.put("/notifications/mark-all-read", headers=h)).json() == {
+        "marked_read": 0
+    }
     assert all(not n["is_read"] for n in await hub.notifications_of(battery_id, owner))
     revoke = await hub.gateway.delete(f"/admin/batteries/{battery_id}", headers=h)
     assert revoke.status_code == 404

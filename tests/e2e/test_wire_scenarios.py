@@ -25,8 +25,18 @@ async def test_accepted_scenario_decodes_and_notifies_as_before(
 ) -> None:
     battery_id, token = await hub.new_battery(hub_id=1)
     answer = await hub.send_ok(
-        token, {"id": battery_id, "soc": 85.5, "v": 13.2, "i": -0.4, "t": 28.5, "p": -5.2,
-                "lat": 55.622, "lon": -3.527, "err": err}
+        token,
+        {
+            "id": battery_id,
+            "soc": 85.5,
+            "v": 13.2,
+            "i": -0.4,
+            "t": 28.5,
+            "p": -5.2,
+            "lat": 55.622,
+            "lon": -3.527,
+            "err": err,
+        },
     )
     assert answer["status"] == "success"
     assert answer["battery_id"] == battery_id
@@ -38,9 +48,15 @@ async def test_accepted_scenario_decodes_and_notifies_as_before(
         assert entry["id"] == answer["data_id"]
         assert entry["error_codes"] == err
         assert [e["code"] for e in entry["decoded_errors"]] == codes
-        assert entry["other_metrics"] == {"soc": 85.5, "voltage": 13.2, "current": -0.4,
-                                          "temperature": 28.5, "power": -5.2,
-                                          "latitude": 55.622, "longitude": -3.527}
+        assert entry["other_metrics"] == {
+            "soc": 85.5,
+            "voltage": 13.2,
+            "current": -0.4,
+            "temperature": 28.5,
+            "power": -5.2,
+            "latitude": 55.622,
+            "longitude": -3.527,
+        }
     else:
         assert history["errors"] == [] and history["total_errors"] == 0
     raised = await hub.notifications_of(battery_id)
@@ -62,10 +78,17 @@ async def test_unknown_code_is_reported_with_its_description(hub: Hub) -> None:
         return list(entries[0]["decoded_errors"])
 
     errors = await eventually(decoded)
-    assert errors[0] == {"code": "T", "name": "tempSensorError",
-                         "description": "Temperature sensor error", "severity": "warning"}
+    assert errors[0] == {
+        "code": "T",
+        "name": "tempSensorError",
+        "description": "Temperature sensor error",
+        "severity": "warning",
+    }
     assert [e["description"] for e in errors[1:]] == [
-        "Unknown error code: X", "Unknown error code: Y", "Unknown error code: Z"]
+        "Unknown error code: X",
+        "Unknown error code: Y",
+        "Unknown error code: Z",
+    ]
 
 
 async def test_notification_record_has_the_fields_the_app_renders(hub: Hub) -> None:
@@ -79,6 +102,10 @@ async def test_notification_record_has_the_fields_the_app_renders(hub: Hub) -> N
 
     n = await eventually(one)
     assert n["title"] == "Battery BAT001-x: Temperature sensor error"
-    assert (n["notification_type"], n["severity"], n["is_read"]) == ("battery_error_T", "warning", False)
+    assert (n["notification_type"], n["severity"], n["is_read"]) == (
+        "battery_error_T",
+        "warning",
+        False,
+    )
     assert (n["link_type"], n["link_id"], n["hub_id"]) == ("battery", battery_id, 1)
     assert {"id", "message", "created_at"} <= n.keys()

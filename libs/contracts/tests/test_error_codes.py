@@ -59,6 +59,13 @@ def test_codes_are_case_sensitive():
 def test_table_has_the_nine_codes_of_the_wire_facts():
     assert sorted(ERROR_CODES) == sorted("RCUTBGSLD")
     assert {c: e.severity for c, e in ERROR_CODES.items()} == {
-        "R": "warning", "C": "error", "U": "warning", "T": "warning", "B": "error",
-        "G": "warning", "S": "warning", "L": "error", "D": "info",
+        "R": "warning",
+        "C": "error",
+        "U": "warning",
+        "T": "warning",
+        "B": "error",
+        "G": "warning",
+        "S": "warning",
+        "L": "error",
+        "D": "info",
     }

@@ -33,18 +33,34 @@ def test_public_ids_fit_a_javascript_number_and_are_stable():
 
 def test_events_round_trip_through_their_codec():
     event = ReadingDecoded(
-        event_id=uuid.uuid4(), occurred_at=AT, reading_id=uuid.uuid4(),
-        reading=ReadingFields(battery_id=1, hub_id=1, battery_name="BAT001", measured_at=AT,
-                              time_source="rtc", received_at=AT, metrics={"soc": 85.5},
-                              err="TG"),
+        event_id=uuid.uuid4(),
+        occurred_at=AT,
+        reading_id=uuid.uuid4(),
+        reading=ReadingFields(
+            battery_id=1,
+            hub_id=1,
+            battery_name="BAT001",
+            measured_at=AT,
+            time_source="rtc",
+            received_at=AT,
+            metrics={"soc": 85.5},
+            err="TG",
+        ),
         errors=decode_error_string("TG"),
     )
     assert READING_DECODED.decode(encode(event)) == event
 
 
 def test_registry_topic_codec_tells_the_event_kinds_apart():
-    record = BatteryRecord(battery_id=1, hub_id=1, name="BAT001", secret_hash="h", revision=2,
-                           revoked=True, registered_at=AT)
+    record = BatteryRecord(
+        battery_id=1,
+        hub_id=1,
+        name="BAT001",
+        secret_hash="h",
+        revision=2,
+        revoked=True,
+        registered_at=AT,
+    )
     event = BatteryRevoked(event_id=uuid.uuid4(), occurred_at=AT, battery=record)
     assert isinstance(REGISTRY_EVENT.decode(encode(event)), BatteryRevoked)
 
@@ -56,7 +72,8 @@ def test_bytes_that_are_not_an_event_raise_a_decode_error(raw):
 
 
 def test_events_are_immutable():
-    record = BatteryRecord(battery_id=1, hub_id=1, name="B", secret_hash="h", revision=1,
-                           registered_at=AT)
+    record = BatteryRecord(
+        battery_id=1, hub_id=1, name="B", secret_hash="h", revision=1, registered_at=AT
+    )
     with pytest.raises(ValueError):
         record.hub_id = 2  # type: ignore[misc]

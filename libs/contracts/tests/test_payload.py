@@ -35,8 +35,19 @@ def test_unparseable_value_is_skipped_and_reported_while_the_rest_is_kept():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("soc", 101), ("soc", -1), ("ec", 2), ("gf", 10), ("lat", 91), ("nc", 1.5), ("v", "nan"),
-     ("v", "inf"), ("v", True), ("v", [1]), ("v", {"x": 1})],
+    [
+        ("soc", 101),
+        ("soc", -1),
+        ("ec", 2),
+        ("gf", 10),
+        ("lat", 91),
+        ("nc", 1.5),
+        ("v", "nan"),
+        ("v", "inf"),
+        ("v", True),
+        ("v", [1]),
+        ("v", {"x": 1}),
+    ],
 )
 def test_values_outside_what_the_field_allows_are_skipped_with_a_reason(key, value):
     reading = parse_reading({"id": 1, key: value}, RECEIVED)
@@ -66,8 +77,14 @@ def test_measurement_time_comes_from_the_rtc_first():
 
 def test_gps_time_is_used_when_the_rtc_gives_zeros():
     reading = parse_reading(
-        {"id": 1, "d": "00-00-00", "tm": "00:00:00", "gd": "2025-12-09", "gt": "07:00:00",
-         "err": "R"},
+        {
+            "id": 1,
+            "d": "00-00-00",
+            "tm": "00:00:00",
+            "gd": "2025-12-09",
+            "gt": "07:00:00",
+            "err": "R",
+        },
         RECEIVED,
     )
     assert reading.measured_at == datetime(2025, 12, 9, 7, 0, tzinfo=UTC)
@@ -82,9 +99,11 @@ def test_receive_time_is_used_when_neither_clock_is_usable():
 
 @pytest.mark.parametrize(
     ("day", "expected"),
-    [("2025-12-11", datetime(2025, 12, 11, 9, 30, tzinfo=UTC)),
-     ("11-12-2025", datetime(2025, 12, 11, 9, 30, tzinfo=UTC)),
-     ("12-31-2025", datetime(2025, 12, 31, 9, 30, tzinfo=UTC))],
+    [
+        ("2025-12-11", datetime(2025, 12, 11, 9, 30, tzinfo=UTC)),
+        ("11-12-2025", datetime(2025, 12, 11, 9, 30, tzinfo=UTC)),
+        ("12-31-2025", datetime(2025, 12, 31, 9, 30, tzinfo=UTC)),
+    ],
 )
 def test_the_three_date_formats_seen_in_the_field_are_read(day, expected):
     reading = parse_reading({"id": 1, "d": day, "tm": "09:30:00"}, RECEIVED)
@@ -117,9 +136,13 @@ def test_err_that_is_not_a_string_is_skipped():
 
 def test_relay_wrapper_yields_the_inner_reading():
     envelope = unwrap_relay(
-        {"device_id": "0291f60a", "values": [
-            {"name": "other", "value": "1"},
-            {"name": "data", "value": '{"soc": 85, "v": 13.2, "err": "TG"}'}]}
+        {
+            "device_id": "0291f60a",
+            "values": [
+                {"name": "other", "value": "1"},
+                {"name": "data", "value": '{"soc": 85, "v": 13.2, "err": "TG"}'},
+            ],
+        }
     )
     assert envelope.device_id == "0291f60a"
     assert envelope.reading == {"soc": 85, "v": 13.2, "err": "TG"}
@@ -127,12 +150,14 @@ def test_relay_wrapper_yields_the_inner_reading():
 
 @pytest.mark.parametrize(
     "body",
-    [{"device_id": "d", "values": []},
-     {"device_id": "d", "values": [{"name": "data", "value": "{not json"}]},
-     {"device_id": "d", "values": [{"name": "data", "value": "[1, 2]"}]},
-     {"device_id": "d", "values": [{"name": "data", "value": 5}]},
-     {"device_id": "", "values": [{"name": "data", "value": "{}"}]},
-     {"device_id": "d", "values": "data"}],
+    [
+        {"device_id": "d", "values": []},
+        {"device_id": "d", "values": [{"name": "data", "value": "{not json"}]},
+        {"device_id": "d", "values": [{"name": "data", "value": "[1, 2]"}]},
+        {"device_id": "d", "values": [{"name": "data", "value": 5}]},
+        {"device_id": "", "values": [{"name": "data", "value": "{}"}]},
+        {"device_id": "d", "values": "data"},
+    ],
 )
 def test_relay_without_a_usable_data_value_is_refused(body):
     with pytest.raises(PayloadError) as info:
@@ -142,9 +167,16 @@ def test_relay_without_a_usable_data_value_is_refused(body):
 
 @pytest.mark.parametrize(
     ("raw", "status"),
-    [(b"not json", 400), (b"[1,2]", 400), (b'"x"', 400), (b'{"id": 1, "x": "a\\u0000b"}', 400),
-     (b'{"id": 1}\x00', 400), (b'{"id": 123456789012345678901234567890}', 422),
-     (b'{"v": NaN}', 400), (b"\xff\xfe", 400)],
+    [
+        (b"not json", 400),
+        (b"[1,2]", 400),
+        (b'"x"', 400),
+        (b'{"id": 1, "x": "a\\u0000b"}', 400),
+        (b'{"id": 1}\x00', 400),
+        (b'{"id": 123456789012345678901234567890}', 422),
+        (b'{"v": NaN}', 400),
+        (b"\xff\xfe", 400),
+    ],
 )
 def test_json_decoding_refuses_what_cannot_be_stored(raw, status):
     with pytest.raises(PayloadError) as info:

@@ -22,7 +22,9 @@ ALICE = UserPrincipal(7, "alice", "admin", 3, frozenset())
 
 
 def test_a_battery_token_verifies_with_its_key_and_names_the_battery():
-    principal = verify_battery_token(issue_battery_token(BATTERY_KEY, 42, 3, NOW, HOUR), BATTERY_KEY)
+    principal = verify_battery_token(
+        issue_battery_token(BATTERY_KEY, 42, 3, NOW, HOUR), BATTERY_KEY
+    )
     assert (principal.battery_id, principal.revision) == (42, 3)
 
 
@@ -55,20 +57,41 @@ def test_a_token_not_yet_valid_is_refused():
 
 
 def test_a_token_without_exp_is_refused():
-    token = jwt.encode({"iss": "battery-hub/gateway", "aud": "battery-hub/devices", "sub": "battery:1",
-                        "bid": 1, "rev": 1, "scope": "webhook_write", "iat": 0, "nbf": 0},
-                       BATTERY_KEY, algorithm="HS256")
+    token = jwt.encode(
+        {
+            "iss": "battery-hub/gateway",
+            "aud": "battery-hub/devices",
+            "sub": "battery:1",
+            "bid": 1,
+            "rev": 1,
+            "scope": "webhook_write",
+            "iat": 0,
+            "nbf": 0,
+        },
+        BATTERY_KEY,
+        algorithm="HS256",
+    )
     with pytest.raises(InvalidToken):
         verify_battery_token(token, BATTERY_KEY)
 
 
 def test_a_token_signed_with_another_key_or_algorithm_is_refused():
-    claims = {"iss": "battery-hub/gateway", "aud": "battery-hub/devices", "sub": "battery:1",
-              "bid": 1, "rev": 1, "scope": "webhook_write", "iat": 0, "nbf": 0,
-              "exp": int((NOW + HOUR).timestamp())}
-    for token in (jwt.encode(claims, "x" * 40, algorithm="HS256"),
-                  jwt.encode(claims, BATTERY_KEY, algorithm="HS512"),
-                  jwt.encode(claims, None, algorithm="none")):
+    claims = {
+        "iss": "battery-hub/gateway",
+        "aud": "battery-hub/devices",
+        "sub": "battery:1",
+        "bid": 1,
+        "rev": 1,
+        "scope": "webhook_write",
+        "iat": 0,
+        "nbf": 0,
+        "exp": int((NOW + HOUR).timestamp()),
+    }
+    for token in (
+        jwt.encode(claims, "x" * 40, algorithm="HS256"),
+        jwt.encode(claims, BATTERY_KEY, algorithm="HS512"),
+        jwt.encode(claims, None, algorithm="none"),
+    ):
         with pytest.raises(InvalidToken):
             verify_battery_token(token, BATTERY_KEY)
 

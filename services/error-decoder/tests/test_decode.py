@@ -11,16 +11,24 @@ AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
 
 def raw(err: str | None) -> ReadingReceived:
     return ReadingReceived(
-        event_id=uuid.uuid4(), occurred_at=AT,
-        reading=ReadingFields(battery_id=1, hub_id=1, battery_name="BAT001", measured_at=AT,
-                              time_source="rtc", received_at=AT, metrics={"soc": 80.0}, err=err),
+        event_id=uuid.uuid4(),
+        occurred_at=AT,
+        reading=ReadingFields(
+            battery_id=1,
+            hub_id=1,
+            battery_name="BAT001",
+            measured_at=AT,
+            time_source="rtc",
+            received_at=AT,
+            metrics={"soc": 80.0},
+            err=err,
+        ),
     )
 
 
 @pytest.mark.parametrize(
     ("err", "codes"),
-    [("TG", "TG"), ("L", "L"), ("CBL", "CBL"), ("X", "X"), ("TXYZ", "TXYZ"), ("", ""),
-     (None, "")],
+    [("TG", "TG"), ("L", "L"), ("CBL", "CBL"), ("X", "X"), ("TXYZ", "TXYZ"), ("", ""), (None, "")],
 )
 def test_every_reading_is_decoded_with_its_codes_in_order(err, codes):
     decoded = decode_reading(raw(err))

@@ -13,17 +13,36 @@ AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
 def reading(err: str, battery_id: int = 1, name: str = "BAT001") -> ReadingDecoded:
     rid = uuid.uuid4()
     return ReadingDecoded(
-        event_id=uuid.uuid4(), occurred_at=AT, reading_id=rid,
-        reading=ReadingFields(battery_id=battery_id, hub_id=7, battery_name=name, measured_at=AT,
-                              time_source="rtc", received_at=AT, metrics={}, err=err),
+        event_id=uuid.uuid4(),
+        occurred_at=AT,
+        reading_id=rid,
+        reading=ReadingFields(
+            battery_id=battery_id,
+            hub_id=7,
+            battery_name=name,
+            measured_at=AT,
+            time_source="rtc",
+            received_at=AT,
+            metrics={},
+            err=err,
+        ),
         errors=decode_error_string(err),
     )
 
 
 def read(state: OpenAlerts, code: str) -> OpenAlerts:
-    return apply_read(state, NotificationRead(
-        event_id=uuid.uuid4(), occurred_at=AT, notification_id=state.unread[code],
-        battery_id=state.battery_id, hub_id=7, code=code, read_by="alice"))
+    return apply_read(
+        state,
+        NotificationRead(
+            event_id=uuid.uuid4(),
+            occurred_at=AT,
+            notification_id=state.unread[code],
+            battery_id=state.battery_id,
+            hub_id=7,
+            code=code,
+            read_by="alice",
+        ),
+    )
 
 
 def test_TG_raises_one_notification_per_code():
@@ -83,8 +102,10 @@ def test_unnamed_battery_is_called_by_its_number():
 def test_unknown_codes_are_notified_with_their_description():
     decision = apply_reading(OpenAlerts(1), reading("TXYZ"))[1]
     assert [n.title for n in decision.raised][1:] == [
-        "Battery BAT001: Unknown error code: X", "Battery BAT001: Unknown error code: Y",
-        "Battery BAT001: Unknown error code: Z"]
+        "Battery BAT001: Unknown error code: X",
+        "Battery BAT001: Unknown error code: Y",
+        "Battery BAT001: Unknown error code: Z",
+    ]
 
 
 def test_replaying_the_same_reading_raises_identical_events():
@@ -94,6 +115,13 @@ def test_replaying_the_same_reading_raises_identical_events():
 
 def test_a_stale_read_event_does_not_close_a_newer_alert():
     state, _ = apply_reading(OpenAlerts(1), reading("T"))
-    stale = NotificationRead(event_id=uuid.uuid4(), occurred_at=AT, notification_id=12345,
-                             battery_id=1, hub_id=7, code="T", read_by="bob")
+    stale = NotificationRead(
+        event_id=uuid.uuid4(),
+        occurred_at=AT,
+        notification_id=12345,
+        battery_id=1,
+        hub_id=7,
+        code="T",
+        read_by="bob",
+    )
     assert apply_read(state, stale) == state

@@ -11,8 +11,16 @@ NOW = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)  # a Friday
 
 @pytest.mark.parametrize(
     ("period", "days"),
-    [("last_24_hours", 1), ("last_week", 7), ("last_2_weeks", 14), ("last_month", 30),
-     ("last_2_months", 60), ("last_3_months", 90), ("last_6_months", 180), ("last_year", 365)],
+    [
+        ("last_24_hours", 1),
+        ("last_week", 7),
+        ("last_2_weeks", 14),
+        ("last_month", 30),
+        ("last_2_months", 60),
+        ("last_3_months", 90),
+        ("last_6_months", 180),
+        ("last_year", 365),
+    ],
 )
 def test_rolling_periods_end_now_and_span_their_days(period, days):
     assert period_range(TimePeriod(period), NOW) == (NOW - timedelta(days=days), NOW)

@@ -5,8 +5,9 @@ from batteryhub_contracts.payload import parse_reading
 from webhook_gateway.domain.ingest import reading_event, success_body
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
-BATTERY = BatteryRecord(battery_id=1, hub_id=2, name="BAT001", secret_hash="h", revision=1,
-                        registered_at=NOW)
+BATTERY = BatteryRecord(
+    battery_id=1, hub_id=2, name="BAT001", secret_hash="h", revision=1, registered_at=NOW
+)
 
 
 def test_a_reading_with_a_valid_device_clock_has_a_stable_id():
@@ -28,6 +29,9 @@ def test_the_answer_keeps_the_old_shape():
     body = success_body(reading_event(parsed, BATTERY, NOW, "direct"), parsed)
     assert body["status"] == "success"
     assert (body["battery_id"], body["timestamp"], body["fields_processed"]) == (
-        1, "2026-01-01T12:00:00", 1)
+        1,
+        "2026-01-01T12:00:00",
+        1,
+    )
     assert isinstance(body["data_id"], int)
     assert body["unknown_fields"] == ["x"]

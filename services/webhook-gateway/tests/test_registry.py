@@ -8,8 +8,9 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def registered(registry: BatteryRegistry, battery_id: int = 1, device_id: str | None = None):
-    event = registry.register(battery_id=battery_id, hub_id=1, name="B", device_id=device_id,
-                              secret_hash="h1", now=NOW)
+    event = registry.register(
+        battery_id=battery_id, hub_id=1, name="B", device_id=device_id, secret_hash="h1", now=NOW
+    )
     registry.apply(event)
     return event
 

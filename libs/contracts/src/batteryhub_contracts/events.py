@@ -173,6 +173,6 @@ READING_DECODED: EventCodec[ReadingDecoded] = EventCodec(ReadingDecoded)
 NOTIFICATION_EVENT: EventCodec[NotificationRaised | NotificationRead] = EventCodec(
     NotificationEvent
 )
-REGISTRY_EVENT: EventCodec[BatteryRegistered | BatterySecretRotated | BatteryRevoked] = (
-    EventCodec(RegistryEvent)
+REGISTRY_EVENT: EventCodec[BatteryRegistered | BatterySecretRotated | BatteryRevoked] = EventCodec(
+    RegistryEvent
 )

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, Literal
 
@@ -213,10 +213,7 @@ def parse_reading(
     """
     raw_id = payload.get("id")
     battery_id: int | None
-    if require_id or not is_no_value(raw_id):
-        battery_id = parse_battery_id(raw_id)
-    else:
-        battery_id = None
+    battery_id = parse_battery_id(raw_id) if require_id or not is_no_value(raw_id) else None
 
     metrics: dict[str, float | int] = {}
     skipped: dict[str, str] = {}

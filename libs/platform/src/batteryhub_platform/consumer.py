@@ -34,14 +34,13 @@ from batteryhub_contracts.topics import (
     HEADER_DLQ_REASON,
     HEADER_DLQ_TOPIC,
 )
+from batteryhub_platform.errors import default_is_transient
 from batteryhub_platform.kafka import (
-    BrokerUnavailable,
     EventPublisher,
     KafkaConnection,
     Outgoing,
     RawOutgoing,
 )
-from batteryhub_platform.errors import default_is_transient
 from batteryhub_platform.logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,9 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 RETRIES = Counter("consumer_retries_total", "Batches retried after a failure", ["group", "kind"])
-LAG = Gauge("consumer_lag", "Records not yet committed by the group", ["group", "topic", "partition"])
+LAG = Gauge(
+    "consumer_lag", "Records not yet committed by the group", ["group", "topic", "partition"]
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ async def _total_headers(msg: Any, original_parser: Callable[[Any], Awaitable[An
     """FastStream's parser decodes every header value as UTF-8; a None or binary header from
     a foreign producer would make it drop the record silently. Make headers decodable first."""
 
-    def clean(record: ConsumerRecord) -> ConsumerRecord:  # type: ignore[type-arg]
+    def clean(record: ConsumerRecord) -> ConsumerRecord:
         headers = [(k, (v or b"").decode("utf-8", "replace").encode()) for k, v in record.headers]
         return dataclasses.replace(record, headers=headers)
 
@@ -154,7 +155,7 @@ class ConsumerRunner:
         await self.broker.stop()
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
-        records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[type-arg]
+        records: tuple[ConsumerRecord, ...] = msg.raw_message
         started = time.perf_counter()
         try:
             await self._process(list(records))
@@ -164,7 +165,7 @@ class ConsumerRunner:
         self._backoff_s = 0.0
         BATCH_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
 
-    async def _process(self, records: list[ConsumerRecord]) -> None:  # type: ignore[type-arg]
+    async def _process(self, records: list[ConsumerRecord]) -> None:
         good: list[Incoming[Any]] = []
         dead: list[RawOutgoing] = []
         for record in records:
@@ -191,7 +192,9 @@ class ConsumerRunner:
             MESSAGES.labels(self.group_id, item.topic, "processed").inc()
 
     async def _one_by_one(
-        self, items: list[Incoming[Any]], records: list[ConsumerRecord]  # type: ignore[type-arg]
+        self,
+        items: list[Incoming[Any]],
+        records: list[ConsumerRecord],
     ) -> list[Outgoing]:
         by_position = {(r.topic, r.partition, r.offset): r for r in records}
         outgoing: list[Outgoing] = []
@@ -202,23 +205,29 @@ class ConsumerRunner:
                 if self._is_transient(exc):
                     raise
                 record = by_position[(item.topic, item.partition, item.offset)]
-                letter = self._dead_letter(record, f"processing failed: {type(exc).__name__}: {exc}")
+                letter = self._dead_letter(
+                    record, f"processing failed: {type(exc).__name__}: {exc}"
+                )
                 await self._publisher.publish_many([letter])
                 self._count_dead([letter])
         return outgoing
 
-    def _decode(self, record: ConsumerRecord) -> Incoming[Any]:  # type: ignore[type-arg]
+    def _decode(self, record: ConsumerRecord) -> Incoming[Any]:
         if record.value is None:
             raise EventDecodeError("empty record")
         event = self._codecs[record.topic].decode(record.value)
         cid = _text(dict(record.headers).get(HEADER_CORRELATION_ID))
         return Incoming(event, record.topic, record.partition, record.offset, cid)
 
-    def _dead_letter(self, record: ConsumerRecord, reason: str) -> RawOutgoing:  # type: ignore[type-arg]
+    def _dead_letter(self, record: ConsumerRecord, reason: str) -> RawOutgoing:
         log.error(
             "dead-lettering a record",
-            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                   "reason": reason[:300]},
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": reason[:300],
+            },
         )
         headers = [
             *[(k, v) for k, v in record.headers if not k.startswith("dlq-")],

@@ -71,7 +71,9 @@ def run_migrations_online(schema: str, metadata: MetaData) -> None:
     async def main() -> None:
         url = context.config.get_main_option("sqlalchemy.url")
         if not url:
-            raise RuntimeError("no database URL: run migrations through batteryhub_platform.db.migrate")
+            raise RuntimeError(
+                "no database URL: run migrations through batteryhub_platform.db.migrate"
+            )
         engine = create_async_engine(url)
         try:
             async with engine.begin() as connection:

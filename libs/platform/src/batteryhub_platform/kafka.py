@@ -145,7 +145,9 @@ class EventPublisher:
 
 async def broker_reachable(connection: KafkaConnection, timeout_s: float = 3.0) -> bool:
     """A readiness probe: can a fresh client fetch cluster metadata right now?"""
-    admin = AIOKafkaAdminClient(request_timeout_ms=int(timeout_s * 1000), **connection.client_kwargs())
+    admin = AIOKafkaAdminClient(
+        request_timeout_ms=int(timeout_s * 1000), **connection.client_kwargs()
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.describe_cluster(), timeout_s)

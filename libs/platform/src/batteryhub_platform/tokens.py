@@ -126,7 +126,10 @@ def verify_battery_token(token: str, key: str) -> BatteryPrincipal:
 def verify_user_token(token: str, key: str) -> UserPrincipal:
     claims = _decode(token, key, USER_ISSUER, USER_AUDIENCE)
     uid, role, hub, hubs, sub = (
-        claims.get("uid"), claims.get("role"), claims.get("hub"), claims.get("hubs"),
+        claims.get("uid"),
+        claims.get("role"),
+        claims.get("hub"),
+        claims.get("hubs"),
         claims.get("sub"),
     )
     if (
@@ -141,7 +144,7 @@ def verify_user_token(token: str, key: str) -> UserPrincipal:
     return UserPrincipal(
         user_id=uid,
         username=sub,
-        role=role,  # type: ignore[arg-type]  # checked against ROLES above
+        role=role,
         hub_id=hub,
         accessible_hub_ids=frozenset(hubs),
     )

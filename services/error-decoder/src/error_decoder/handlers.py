@@ -17,6 +17,8 @@ def decode_readings(batch: list[Incoming[Any]], decoded_topic: str) -> list[Outg
         raw: ReadingReceived = item.event
         decoded = decode_reading(raw)
         outgoing.append(
-            Outgoing(decoded_topic, battery_key(raw.reading.battery_id), decoded, item.correlation_id)
+            Outgoing(
+                decoded_topic, battery_key(raw.reading.battery_id), decoded, item.correlation_id
+            )
         )
     return outgoing

@@ -26,7 +26,8 @@ async def apply_events_to_alerts(
     notifications topic are ignored: only read events concern the rule.
     """
     relevant = [
-        i for i in batch
+        i
+        for i in batch
         if isinstance(i.event, NotificationRead)
         or (isinstance(i.event, ReadingDecoded) and i.event.errors)
     ]
@@ -34,8 +35,10 @@ async def apply_events_to_alerts(
         return []
     relevant.sort(key=lambda i: i.event.occurred_at)
     readings = [i.event for i in relevant if isinstance(i.event, ReadingDecoded)]
-    battery_ids = {i.event.battery_id if isinstance(i.event, NotificationRead)
-                   else i.event.reading.battery_id for i in relevant}
+    battery_ids = {
+        i.event.battery_id if isinstance(i.event, NotificationRead) else i.event.reading.battery_id
+        for i in relevant
+    }
 
     outgoing: list[Outgoing] = []
     async with engine.begin() as connection:

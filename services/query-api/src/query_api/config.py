@@ -47,7 +47,9 @@ class Settings(ServiceSettings, DatabaseSettings):
             self.admin_password.get_secret_value() == DEV_ADMIN_PASSWORD
             or len(self.admin_password.get_secret_value()) < 12
         ):
-            raise ValueError("BATTERYHUB_ADMIN_PASSWORD must be at least 12 characters, not the dev one")
+            raise ValueError(
+                "BATTERYHUB_ADMIN_PASSWORD must be at least 12 characters, not the dev one"
+            )
         if "*" in self.cors_origins:
             raise ValueError("BATTERYHUB_CORS_ORIGINS must list the SPA origins, not '*'")
         return self

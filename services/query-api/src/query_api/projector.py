@@ -26,8 +26,11 @@ async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Seq
     async with engine.begin() as c:
         await projection.apply_registry(
             c,
-            [e for e in events
-             if isinstance(e, BatteryRegistered | BatterySecretRotated | BatteryRevoked)],
+            [
+                e
+                for e in events
+                if isinstance(e, BatteryRegistered | BatterySecretRotated | BatteryRevoked)
+            ],
         )
         await projection.add_readings(c, [e for e in events if isinstance(e, ReadingDecoded)])
         # Raised before read: a read event always follows its notification on the topic.

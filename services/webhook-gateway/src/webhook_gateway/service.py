@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from batteryhub_contracts.events import BatteryRecord
+from batteryhub_contracts.events import BatteryRecord, ReadingSource
 from batteryhub_contracts.payload import (
     PayloadError,
     decode_json_object,
@@ -139,7 +139,7 @@ class Gateway:
                 raise Forbidden(
                     f"payload id {parsed.battery_id} does not match the battery of the device"
                 )
-            source = "relay"
+            source: ReadingSource = "relay"
         else:
             parsed = parse_reading(payload, received_at)
             assert parsed.battery_id is not None  # require_id=True guarantees it

@@ -11,8 +11,8 @@ from batteryhub_contracts.events import READING_RECEIVED
 from batteryhub_contracts.topics import DEAD_LETTERS, READINGS_DECODED, READINGS_RAW
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.kafka import EventPublisher, Outgoing
-from batteryhub_platform.service import consumer_app
 from batteryhub_platform.logs import configure_logging
+from batteryhub_platform.service import consumer_app
 from error_decoder.config import Settings
 from error_decoder.handlers import decode_readings
 
@@ -35,7 +35,7 @@ def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunne
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    settings = settings or Settings()
     configure_logging("error-decoder", settings.log_level)
     publisher = EventPublisher(settings.kafka, settings.group_id, settings.produce_timeout_s)
     runner = build_runner(settings, publisher)

@@ -41,8 +41,9 @@ class NotificationStore:
         found: dict[uuid.UUID, dict[str, NotificationRaised]] = defaultdict(dict)
         if ids:
             rows = await self._c.execute(
-                select(notifications.c.reading_id, notifications.c.code, notifications.c.event)
-                .where(notifications.c.reading_id.in_(ids))
+                select(
+                    notifications.c.reading_id, notifications.c.code, notifications.c.event
+                ).where(notifications.c.reading_id.in_(ids))
             )
             for reading_id, code, event in rows:
                 found[reading_id][code] = NotificationRaised.model_validate(event)

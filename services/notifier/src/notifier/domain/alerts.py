@@ -91,9 +91,7 @@ def apply_read(state: OpenAlerts, event: NotificationRead) -> OpenAlerts:
     """A read notification closes its alert, so the code may notify again."""
     if state.unread.get(event.code) != event.notification_id:
         return state
-    return OpenAlerts(
-        state.battery_id, {c: n for c, n in state.unread.items() if c != event.code}
-    )
+    return OpenAlerts(state.battery_id, {c: n for c, n in state.unread.items() if c != event.code})
 
 
 def read_event_id(notification_id: int) -> uuid.UUID:

@@ -12,14 +12,14 @@ from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DE
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.db import make_engine
 from batteryhub_platform.kafka import EventPublisher, Outgoing
-from batteryhub_platform.service import consumer_app
 from batteryhub_platform.logs import configure_logging
+from batteryhub_platform.service import consumer_app
 from notifier.config import Settings
 from notifier.handlers import apply_events_to_alerts
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    settings = settings or Settings()
     configure_logging("notifier", settings.log_level)
     engine = make_engine(settings.database_dsn, settings.database_pool_size)
     publisher = EventPublisher(settings.kafka, settings.group_id, settings.produce_timeout_s)

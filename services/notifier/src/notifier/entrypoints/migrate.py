@@ -9,7 +9,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def main() -> None:
-    settings = Settings()  # type: ignore[call-arg]  # filled from the environment
+    settings = Settings()
     migrate(MIGRATIONS, settings.database_dsn)
 
 

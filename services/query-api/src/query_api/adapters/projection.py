@@ -76,7 +76,9 @@ def notification_row(event: NotificationRaised) -> dict[str, Any]:
 async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> None:
     rows = list({e.reading_id: reading_row(e) for e in events}.values())
     for start in range(0, len(rows), _CHUNK):
-        await c.execute(insert(readings).values(rows[start : start + _CHUNK]).on_conflict_do_nothing())
+        await c.execute(
+            insert(readings).values(rows[start : start + _CHUNK]).on_conflict_do_nothing()
+        )
 
 
 async def apply_registry(c: AsyncConnection, events: Sequence[RegistryEvent]) -> None:

@@ -21,18 +21,17 @@ def _in_hubs(column: Any, hubs: Hubs) -> Any:
 
 
 async def battery(c: AsyncConnection, battery_id: int, hubs: Hubs) -> Row[Any] | None:
-    return (
-        await c.execute(
-            _batteries_query(hubs).where(batteries.c.battery_id == battery_id)
-        )
-    ).first()
+    query = _batteries_query(hubs).where(batteries.c.battery_id == battery_id)
+    row: Row[Any] | None = (await c.execute(query)).first()
+    return row
 
 
 async def list_batteries(
     c: AsyncConnection, hubs: Hubs, limit: int, offset: int
 ) -> Sequence[Row[Any]]:
     query = _batteries_query(hubs).order_by(batteries.c.battery_id).limit(limit).offset(offset)
-    return (await c.execute(query)).all()
+    rows: Sequence[Row[Any]] = (await c.execute(query)).all()
+    return rows
 
 
 def _batteries_query(hubs: Hubs) -> Select[Any]:
@@ -70,7 +69,9 @@ async def error_history(
         readings.c.measured_at >= start,
         readings.c.measured_at <= end,
     )
-    total = (await c.execute(select(func.count()).select_from(readings).where(*in_period))).scalar_one()
+    total = (
+        await c.execute(select(func.count()).select_from(readings).where(*in_period))
+    ).scalar_one()
     rows = (
         await c.execute(
             select(readings)
@@ -93,8 +94,10 @@ async def list_notifications(
 
 
 async def unread_count(c: AsyncConnection, hubs: Hubs) -> int:
-    query = select(func.count()).select_from(notifications).where(
-        _in_hubs(notifications.c.hub_id, hubs), notifications.c.is_read.is_(False)
+    query = (
+        select(func.count())
+        .select_from(notifications)
+        .where(_in_hubs(notifications.c.hub_id, hubs), notifications.c.is_read.is_(False))
     )
     return int((await c.execute(query)).scalar_one())
 
@@ -116,9 +119,7 @@ async def unread_notifications(c: AsyncConnection, hubs: Hubs, limit: int) -> Se
     return (await c.execute(query)).all()
 
 
-async def set_read(
-    c: AsyncConnection, ids: Sequence[int], read_at: datetime, read_by: str
-) -> None:
+async def set_read(c: AsyncConnection, ids: Sequence[int], read_at: datetime, read_by: str) -> None:
     """The same write the projector makes from the read event (so replay gives the same row);
     done here too so the user who marked it sees it read at once."""
     await c.execute(

@@ -14,7 +14,8 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from batteryhub_platform.db import database_reachable, make_engine
 from batteryhub_platform.errors import default_is_transient
-from batteryhub_platform.http import install_edges, unexpected_error as _unexpected
+from batteryhub_platform.http import install_edges
+from batteryhub_platform.http import unexpected_error as _unexpected
 from batteryhub_platform.kafka import EventPublisher, broker_reachable
 from batteryhub_platform.logs import configure_logging
 from query_api.adapters.users import UserStore
@@ -37,7 +38,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    settings = settings or Settings()
     configure_logging("query-api", settings.log_level)
 
     @asynccontextmanager
@@ -72,7 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def database_ready() -> tuple[str, bool]:
         return "database", await database_reachable(app.state.engine)
 
-    install_edges(app, max_body_bytes=settings.max_body_bytes, readiness=[kafka_ready, database_ready])
+    install_edges(
+        app, max_body_bytes=settings.max_body_bytes, readiness=[kafka_ready, database_ready]
+    )
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_exception_handler(SQLAlchemyTimeout, _database_unavailable)

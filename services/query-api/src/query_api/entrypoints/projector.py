@@ -12,14 +12,14 @@ from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DE
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.db import make_engine
 from batteryhub_platform.kafka import EventPublisher, Outgoing
-from batteryhub_platform.service import consumer_app
 from batteryhub_platform.logs import configure_logging
+from batteryhub_platform.service import consumer_app
 from query_api.config import Settings
 from query_api.projector import project_events
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    settings = settings or Settings()
     configure_logging("query-projector", settings.log_level)
     engine = make_engine(settings.database_dsn, settings.database_pool_size)
     # The projector publishes nothing but dead letters.

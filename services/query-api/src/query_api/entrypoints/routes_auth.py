@@ -79,12 +79,20 @@ async def create_user(body: UserCreate, _: Superadmin, users: UsersDep) -> UserP
         raise ApiError(422, "a data_admin needs accessible_hub_ids")
     try:
         user = await users.create(
-            NewUser(body.username, body.password, body.role, body.hub_id,
-                    frozenset(body.accessible_hub_ids))
+            NewUser(
+                body.username,
+                body.password,
+                body.role,
+                body.hub_id,
+                frozenset(body.accessible_hub_ids),
+            )
         )
     except UsernameTaken:
         raise ApiError(409, f"username {body.username!r} is taken") from None
     return UserPublic(
-        id=user.user_id, username=user.username, role=user.role, hub_id=user.hub_id,
+        id=user.user_id,
+        username=user.username,
+        role=user.role,
+        hub_id=user.hub_id,
         accessible_hub_ids=sorted(user.accessible_hub_ids),
     )

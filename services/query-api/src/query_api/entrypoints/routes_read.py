@@ -32,9 +32,7 @@ from query_api.entrypoints.schemas import (
 )
 
 router = APIRouter()
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    c: {"model": ErrorAnswer} for c in (401, 404, 422, 503)
-}
+_ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorAnswer} for c in (401, 404, 422, 503)}
 MAX_ID = 2**53 - 1
 BatteryId = Annotated[int, Query(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -50,21 +48,30 @@ def _battery(row: Row[Any]) -> BatteryPublic:
     latest = None
     if row.latest_measured_at is not None:
         latest = LatestReading(
-            timestamp=row.latest_measured_at, received_at=row.latest_received_at,
-            soc=row.latest_soc, voltage=row.latest_voltage, current=row.latest_current,
-            temperature=row.latest_temperature, power=row.latest_power,
-            latitude=row.latest_latitude, longitude=row.latest_longitude,
+            timestamp=row.latest_measured_at,
+            received_at=row.latest_received_at,
+            soc=row.latest_soc,
+            voltage=row.latest_voltage,
+            current=row.latest_current,
+            temperature=row.latest_temperature,
+            power=row.latest_power,
+            latitude=row.latest_latitude,
+            longitude=row.latest_longitude,
             error_codes=row.latest_err,
         )
     return BatteryPublic(
-        battery_id=row.battery_id, hub_id=row.hub_id, name=row.name, device_id=row.device_id,
-        status="revoked" if row.revoked else "active", registered_at=row.registered_at,
-        last_seen=row.latest_received_at, latest=latest,
+        battery_id=row.battery_id,
+        hub_id=row.hub_id,
+        name=row.name,
+        device_id=row.device_id,
+        status="revoked" if row.revoked else "active",
+        registered_at=row.registered_at,
+        last_seen=row.latest_received_at,
+        latest=latest,
     )
 
 
-@router.get("/batteries", tags=["batteries"], response_model=list[BatteryPublic],
-            responses=_ERRORS)
+@router.get("/batteries", tags=["batteries"], response_model=list[BatteryPublic], responses=_ERRORS)
 async def list_batteries(
     user: CurrentUser, c: ConnectionDep, limit: Limit = 100, offset: Offset = 0
 ) -> list[BatteryPublic]:
@@ -72,17 +79,26 @@ async def list_batteries(
     return [_battery(r) for r in rows]
 
 
-@router.get("/batteries/{battery_id}", tags=["batteries"], response_model=BatteryPublic,
-            responses=_ERRORS)
+@router.get(
+    "/batteries/{battery_id}", tags=["batteries"], response_model=BatteryPublic, responses=_ERRORS
+)
 async def get_battery(battery_id: int, user: CurrentUser, c: ConnectionDep) -> BatteryPublic:
-    row = await queries.battery(c, battery_id, visible_hubs(user)) if 0 < battery_id <= MAX_ID else None
+    row = (
+        await queries.battery(c, battery_id, visible_hubs(user))
+        if 0 < battery_id <= MAX_ID
+        else None
+    )
     if row is None:
         raise _not_found(f"battery {battery_id}")
     return _battery(row)
 
 
-@router.get("/batteries/{battery_id}/errors", tags=["batteries"], response_model=ErrorHistory,
-            responses=_ERRORS)
+@router.get(
+    "/batteries/{battery_id}/errors",
+    tags=["batteries"],
+    response_model=ErrorHistory,
+    responses=_ERRORS,
+)
 async def error_history(
     battery_id: int,
     user: CurrentUser,
@@ -90,7 +106,11 @@ async def error_history(
     time_period: TimePeriod = TimePeriod.last_24_hours,
     limit: Limit = 50,
 ) -> ErrorHistory:
-    row = await queries.battery(c, battery_id, visible_hubs(user)) if 0 < battery_id <= MAX_ID else None
+    row = (
+        await queries.battery(c, battery_id, visible_hubs(user))
+        if 0 < battery_id <= MAX_ID
+        else None
+    )
     if row is None:
         raise _not_found(f"battery {battery_id}")
     start, end = period_range(time_period, datetime.now(UTC))
@@ -100,11 +120,18 @@ async def error_history(
         battery_name=row.name,
         errors=[
             ErrorEntry(
-                id=r.public_id, timestamp=r.measured_at, error_codes=r.err,
+                id=r.public_id,
+                timestamp=r.measured_at,
+                error_codes=r.err,
                 decoded_errors=[DecodedErrorPublic.model_validate(e) for e in r.decoded_errors],
                 other_metrics=OtherMetrics(
-                    soc=r.soc, voltage=r.voltage, current=r.current, temperature=r.temperature,
-                    power=r.power, latitude=r.latitude, longitude=r.longitude,
+                    soc=r.soc,
+                    voltage=r.voltage,
+                    current=r.current,
+                    temperature=r.temperature,
+                    power=r.power,
+                    latitude=r.latitude,
+                    longitude=r.longitude,
                 ),
             )
             for r in rows
@@ -119,18 +146,29 @@ def _notification(row: Row[Any]) -> NotificationPublic:
     return NotificationPublic.model_validate(row._mapping)
 
 
-@router.get("/notifications", tags=["notifications"], response_model=list[NotificationPublic],
-            responses=_ERRORS)
+@router.get(
+    "/notifications",
+    tags=["notifications"],
+    response_model=list[NotificationPublic],
+    responses=_ERRORS,
+)
 async def list_notifications(
-    user: CurrentUser, c: ConnectionDep, unread_only: bool = False, limit: Limit = 50,
+    user: CurrentUser,
+    c: ConnectionDep,
+    unread_only: bool = False,
+    limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[NotificationPublic]:
     rows = await queries.list_notifications(c, visible_hubs(user), unread_only, limit, offset)
     return [_notification(r) for r in rows]
 
 
-@router.get("/notifications/unread-count", tags=["notifications"], response_model=UnreadCount,
-            responses=_ERRORS)
+@router.get(
+    "/notifications/unread-count",
+    tags=["notifications"],
+    response_model=UnreadCount,
+    responses=_ERRORS,
+)
 async def unread_count(user: CurrentUser, c: ConnectionDep) -> UnreadCount:
     return UnreadCount(unread_count=await queries.unread_count(c, visible_hubs(user)))
 
@@ -141,8 +179,13 @@ def _read_events(rows: list[Row[Any]], user: str, at: datetime, topic: str) -> l
             topic,
             battery_key(r.battery_id),
             NotificationRead(
-                event_id=uuid.uuid4(), occurred_at=at, notification_id=r.id,
-                battery_id=r.battery_id, hub_id=r.hub_id, code=r.code, read_by=user,
+                event_id=uuid.uuid4(),
+                occurred_at=at,
+                notification_id=r.id,
+                battery_id=r.battery_id,
+                hub_id=r.hub_id,
+                code=r.code,
+                read_by=user,
             ),
         )
         for r in rows
@@ -150,7 +193,10 @@ def _read_events(rows: list[Row[Any]], user: str, at: datetime, topic: str) -> l
 
 
 async def _mark(
-    rows: list[Row[Any]], user: CurrentUser, c: ConnectionDep, publisher: PublisherDep,
+    rows: list[Row[Any]],
+    user: CurrentUser,
+    c: ConnectionDep,
+    publisher: PublisherDep,
     settings: SettingsDep,
 ) -> datetime:
     """Publish the read events first (the log is the truth), then show them read at once."""
@@ -166,8 +212,12 @@ async def _mark(
     return at
 
 
-@router.put("/notifications/mark-all-read", tags=["notifications"], response_model=MarkedRead,
-            responses=_ERRORS)
+@router.put(
+    "/notifications/mark-all-read",
+    tags=["notifications"],
+    response_model=MarkedRead,
+    responses=_ERRORS,
+)
 async def mark_all_read(
     user: CurrentUser, c: ConnectionDep, publisher: PublisherDep, settings: SettingsDep
 ) -> MarkedRead:
@@ -178,14 +228,25 @@ async def mark_all_read(
     return MarkedRead(marked_read=marked)
 
 
-@router.put("/notifications/{notification_id}/read", tags=["notifications"],
-            response_model=NotificationPublic, responses=_ERRORS)
+@router.put(
+    "/notifications/{notification_id}/read",
+    tags=["notifications"],
+    response_model=NotificationPublic,
+    responses=_ERRORS,
+)
 async def mark_read(
-    notification_id: int, user: CurrentUser, c: ConnectionDep, publisher: PublisherDep,
+    notification_id: int,
+    user: CurrentUser,
+    c: ConnectionDep,
+    publisher: PublisherDep,
     settings: SettingsDep,
 ) -> NotificationPublic:
     hubs = visible_hubs(user)
-    row = await queries.notification(c, notification_id, hubs) if 0 < notification_id <= MAX_ID else None
+    row = (
+        await queries.notification(c, notification_id, hubs)
+        if 0 < notification_id <= MAX_ID
+        else None
+    )
     if row is None:
         raise _not_found(f"notification {notification_id}")
     if not row.is_read:

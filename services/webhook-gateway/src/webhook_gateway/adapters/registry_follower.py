@@ -55,7 +55,9 @@ class RegistryFollower:
         deadline = loop.time() + timeout_s
         while not consumer.assignment():
             if loop.time() > deadline:
-                raise RuntimeError(f"registry topic {self._topic!r} has no partitions; create topics first")
+                raise RuntimeError(
+                    f"registry topic {self._topic!r} has no partitions; create topics first"
+                )
             await asyncio.sleep(0.05)
         return sorted(consumer.assignment())
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from batteryhub_contracts.topics import REGISTRY
 from batteryhub_platform.http import ApiError, install_edges
@@ -72,7 +73,9 @@ def battery_principal(
         raise UNAUTHORIZED from None
 
 
-def admin_principal(gateway: GatewayDep, authorization: AuthorizationHeader = None) -> UserPrincipal:
+def admin_principal(
+    gateway: GatewayDep, authorization: AuthorizationHeader = None
+) -> UserPrincipal:
     try:
         user = gateway.user_principal(_token(authorization))
     except Unauthorized:
@@ -89,12 +92,10 @@ CurrentAdmin = Annotated[UserPrincipal, Depends(admin_principal)]
 
 def _unavailable(exc: BrokerUnavailable, retry_after: int) -> ApiError:
     metrics.BROKER_UNAVAILABLE.inc()
-    return ApiError(
-        503, f"not stored, try again later: {exc}", {"Retry-After": str(retry_after)}
-    )
+    return ApiError(503, f"not stored, try again later: {exc}", {"Retry-After": str(retry_after)})
 
 
-def _json_body(model: type) -> dict[str, Any]:
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
@@ -168,7 +169,12 @@ def _require_hub(user: UserPrincipal, hub_id: int) -> None:
         raise ApiError(403, f"you may not administer batteries of hub {hub_id}")
 
 
-@admin.post("", status_code=201, response_model=BatteryPublic, responses=_ERRORS | {409: {"model": ErrorAnswer}})
+@admin.post(
+    "",
+    status_code=201,
+    response_model=BatteryPublic,
+    responses=_ERRORS | {409: {"model": ErrorAnswer}},
+)
 async def register_battery(
     body: BatteryCreate, user: CurrentAdmin, gateway: GatewayDep
 ) -> BatteryPublic:
@@ -226,16 +232,14 @@ async def revoke_battery(battery_id: int, user: CurrentAdmin, gateway: GatewayDe
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    settings = settings or Settings()
     configure_logging("webhook-gateway", settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = BatteryRegistry()
         publisher = EventPublisher(settings.kafka, "webhook-gateway", settings.produce_timeout_s)
-        follower = RegistryFollower(
-            settings.kafka, settings.topic(REGISTRY), registry
-        )
+        follower = RegistryFollower(settings.kafka, settings.topic(REGISTRY), registry)
         try:
             await publisher.start()
             await follower.start(settings.registry_catch_up_timeout_s)
@@ -261,9 +265,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         follower: RegistryFollower | None = getattr(app.state, "follower", None)
         return "registry", follower is not None and follower.caught_up.is_set()
 
-    install_edges(app, max_body_bytes=settings.max_body_bytes, readiness=[kafka_ready, registry_ready])
+    install_edges(
+        app, max_body_bytes=settings.max_body_bytes, readiness=[kafka_ready, registry_ready]
+    )
     app.include_router(device)
     app.include_router(admin)
     return app
-
-

@@ -16,8 +16,7 @@ class BatteryCreate(BaseModel):
     hub_id: int = Field(ge=0, le=MAX_BATTERY_ID)
     name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")
     secret: str = Field(min_length=8, max_length=256, pattern=r"^[^\x00]*$")
-    device_id: str | None = Field(default=None, min_length=1, max_length=128,
-                                  pattern=r"^[^\x00]*$")
+    device_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[^\x00]*$")
 
 
 class SecretRotate(BaseModel):

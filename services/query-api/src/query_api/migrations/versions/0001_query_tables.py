@@ -55,13 +55,17 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        "ix_readings_battery_time", "readings", ["battery_id", sa.text("measured_at DESC")],
+        "ix_readings_battery_time",
+        "readings",
+        ["battery_id", sa.text("measured_at DESC")],
         schema=SCHEMA,
     )
     # The error history reads only readings with faults: a small partial index serves it.
     op.create_index(
-        "ix_readings_battery_errors_time", "readings",
-        ["battery_id", sa.text("measured_at DESC")], schema=SCHEMA,
+        "ix_readings_battery_errors_time",
+        "readings",
+        ["battery_id", sa.text("measured_at DESC")],
+        schema=SCHEMA,
         postgresql_where=sa.text("has_errors"),
     )
 
@@ -85,11 +89,16 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        "ix_notifications_hub_created", "notifications",
-        ["hub_id", sa.text("created_at DESC"), sa.text("id DESC")], schema=SCHEMA,
+        "ix_notifications_hub_created",
+        "notifications",
+        ["hub_id", sa.text("created_at DESC"), sa.text("id DESC")],
+        schema=SCHEMA,
     )
     op.create_index(
-        "ix_notifications_hub_unread", "notifications", ["hub_id"], schema=SCHEMA,
+        "ix_notifications_hub_unread",
+        "notifications",
+        ["hub_id"],
+        schema=SCHEMA,
         postgresql_where=sa.text("NOT is_read"),
     )
 
@@ -100,10 +109,13 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.Text, nullable=False),
         sa.Column("role", sa.Text, nullable=False),
         sa.Column("hub_id", sa.BigInteger),
-        sa.Column("accessible_hub_ids", ARRAY(sa.BigInteger), nullable=False,
-                  server_default="{}"),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.text("now()")),
+        sa.Column("accessible_hub_ids", ARRAY(sa.BigInteger), nullable=False, server_default="{}"),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.text("now()"),
+        ),
         sa.CheckConstraint(
             "role IN ('superadmin', 'data_admin', 'admin', 'user')", name="ck_users_role"
         ),

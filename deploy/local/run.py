@@ -31,6 +31,8 @@ SERVICES: dict[str, str] = {
     "query-projector": "query_api.entrypoints.projector:create_app",
 }
 
+SIMULATOR = "battery-simulator"
+
 
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
@@ -216,7 +218,34 @@ class LocalSystem:
                 self.start(service)
         self.wait_ready()
 
+    def start_simulator(self) -> int:
+        """Demo batteries posting readings (see deploy/local/simulator.py)."""
+        if (pid := self.pid(SIMULATOR)) is not None:
+            return pid
+        command = [
+            str(PYTHON),
+            "-m",
+            "deploy.local.simulator",
+            "--gateway",
+            self.url("webhook-gateway"),
+            "--query",
+            self.url("query-api"),
+        ]
+        with self.log_file(SIMULATOR).open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                env=self.env(),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file(SIMULATOR).write_text(str(process.pid))
+        return process.pid
+
     def down(self) -> None:
+        self.stop(SIMULATOR)
         for service in reversed(list(SERVICES)):
             self.stop(service)
 
@@ -253,10 +282,18 @@ def main() -> None:
     system = LocalSystem()
     if args.command == "up":
         system.up()
+        simulate = os.environ.get("BATTERYHUB_SIMULATOR", "1") != "0"
+        if simulate:
+            system.start_simulator()
         env = system.env()
         print("battery-hub is up:")
         for service in SERVICES:
             print(f"  {service:16} {system.url(service)}  (log: {system.log_file(service)})")
+        if simulate:
+            print(
+                f"  simulator        10 demo batteries BAT001-BAT010 in hubs 1 and 2 "
+                f"(log: {system.log_file(SIMULATOR)}; BATTERYHUB_SIMULATOR=0 to skip)"
+            )
         print(f"  gateway API docs  {system.url('webhook-gateway')}/docs")
         print(f"  query API docs    {system.url('query-api')}/docs")
         print(

@@ -17,6 +17,11 @@ from tests.hub import Hub
 from tests.servers import Servers, test_servers
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that stop a server run last, so the others never see the outage."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

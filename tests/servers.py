@@ -13,9 +13,10 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 HOW_TO_START = (
     "start them with `make infra` (or `bash deploy/local/infra.sh up`); `make test` does this "
@@ -29,6 +30,18 @@ class Servers:
     pg_host: str
     pg_port: int
     pg_password: str
+    stop_kafka: Callable[[], None]
+    start_kafka: Callable[[], None]
+
+
+INFRA = Path(__file__).resolve().parents[1] / "deploy" / "local" / "infra.sh"
+
+
+def _infra(command: str) -> Callable[[], None]:
+    def run() -> None:
+        subprocess.run(["bash", str(INFRA), command], check=True, capture_output=True)
+
+    return run
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -74,7 +87,14 @@ def test_servers() -> Iterator[Servers]:
     ]
     if missing:
         raise RuntimeError(f"{' and '.join(missing)} not reachable: {HOW_TO_START}")
-    yield Servers(kafka, pg_host, pg_port, os.environ.get("PG_PASSWORD", "batteryhub"))
+    yield Servers(
+        kafka,
+        pg_host,
+        pg_port,
+        os.environ.get("PG_PASSWORD", "batteryhub"),
+        stop_kafka=_infra("kafka-down"),
+        start_kafka=_infra("kafka-up"),
+    )
 
 
 @contextmanager
@@ -86,9 +106,12 @@ def _containers() -> Iterator[Servers]:
         KafkaContainer("apache/kafka:4.1.0").with_kraft() as kafka,
         PostgresContainer("postgres:15", password="batteryhub") as pg,
     ):
+        # A paused container is a broker that stopped answering: the outage tests need no more.
         yield Servers(
             kafka.get_bootstrap_server(),
             pg.get_container_host_ip(),
             int(pg.get_exposed_port(5432)),
             "batteryhub",
+            stop_kafka=lambda: kafka.get_wrapped_container().pause(),
+            start_kafka=lambda: kafka.get_wrapped_container().unpause(),
         )

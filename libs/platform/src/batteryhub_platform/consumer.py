@@ -93,7 +93,8 @@ async def _total_headers(msg: Any, original_parser: Callable[[Any], Awaitable[An
 
 
 def _quiet_logger(group_id: str) -> logging.Logger:
-    logger = logging.getLogger(f"faststream.{group_id}")
+    # Not under "faststream": that logger has FastStream's own (non-JSON) handler.
+    logger = logging.getLogger(f"batteryhub.consumer.{group_id}")
     logger.setLevel(logging.WARNING)
     return logger
 

@@ -40,5 +40,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn configured its own plain-text handlers before calling the app factory; route
+    # its records through ours so every line is JSON.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     for noisy in ("aiokafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,107 @@
+"""What an operator checks: health, readiness, metrics, dead letters, correlation ids."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_RAW
+from deploy.local.run import SERVICES
+from tests.hub import Hub, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+async def test_every_service_is_alive_ready_and_exposes_metrics(hub: Hub, service: str) -> None:
+    async with httpx.AsyncClient(base_url=hub.system.url(service), timeout=10) as client:
+        assert (await client.get("/health")).json() == {"status": "ok"}
+        ready = await client.get("/ready")
+        assert ready.status_code == 200, ready.text
+        metrics = (await client.get("/metrics")).text
+        assert "http_request_duration_seconds_bucket" in metrics
+        if service in ("error-decoder", "notifier", "query-projector"):
+            assert "consumer_messages_total" in metrics
+
+
+async def _records(hub: Hub, topic: str, predicate, timeout_s: float = 15) -> list:  # type: ignore[no-untyped-def]
+    consumer = AIOKafkaConsumer(
+        hub.system.topic_prefix + topic,
+        bootstrap_servers=hub.system.kafka,
+        auto_offset_reset="earliest",
+        group_id=None,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list = []  # type: ignore[type-arg]
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not found and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            found.extend(r for records in batches.values() for r in records if predicate(r))
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_poison_on_the_raw_topic_goes_to_dead_letters_and_the_pipeline_carries_on(
+    hub: Hub,
+) -> None:
+    marker = f"poison-{uuid.uuid4()}".encode()
+    producer = AIOKafkaProducer(bootstrap_servers=hub.system.kafka, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(hub.system.topic_prefix + READINGS_RAW, marker, key=b"1")
+        await producer.send_and_wait(
+            hub.system.topic_prefix + READINGS_RAW,
+            b'{"type": "reading_received"}',
+            key=b"1",
+            headers=[("odd-header", None)],  # type: ignore[list-item]
+        )
+    finally:
+        await producer.stop()
+    battery_id, token = await hub.new_battery()
+    await hub.send_ok(token, {"id": battery_id, "err": "B"})
+
+    letters = await _records(hub, DEAD_LETTERS, lambda r: r.value == marker)
+    headers = dict(letters[0].headers)
+    assert headers["dlq-original-topic"] == (hub.system.topic_prefix + READINGS_RAW).encode()
+    assert int(headers["dlq-original-offset"]) >= 0
+    assert int(headers["dlq-original-partition"]) >= 0
+    assert b"undecodable" in headers["dlq-reason"]
+    assert headers["dlq-consumer"] == b"error-decoder"
+
+    async def still_flowing() -> None:
+        found = await hub.notifications_of(battery_id)
+        assert len(found) == 1, found
+
+    await eventually(still_flowing)
+    await hub.settled()
+
+
+async def test_the_correlation_id_of_a_request_travels_to_its_notifications(hub: Hub) -> None:
+    battery_id, token = await hub.new_battery()
+    correlation = f"trace-{uuid.uuid4().hex[:12]}"
+    answer = await hub.gateway.post(
+        "/webhook/live-data",
+        json={"id": battery_id, "err": "U"},
+        headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation},
+    )
+    assert answer.status_code == 200
+    assert answer.headers["x-correlation-id"] == correlation
+    raised = await _records(
+        hub, NOTIFICATIONS, lambda r: dict(r.headers).get("correlation-id") == correlation.encode()
+    )
+    assert len(raised) == 1
+    assert str(battery_id).encode() == raised[0].key
+
+
+async def test_every_answer_carries_security_headers(hub: Hub) -> None:
+    answer = await hub.query.get("/notifications", headers=await hub.admin_headers())
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "x-correlation-id" in answer.headers

@@ -107,7 +107,27 @@ def test_receive_time_is_used_when_neither_clock_is_usable():
 )
 def test_the_three_date_formats_seen_in_the_field_are_read(day, expected):
     reading = parse_reading({"id": 1, "d": day, "tm": "09:30:00"}, RECEIVED)
-    assert reading.measured_at == expected
+    assert reading.device_time == expected
+
+
+def test_a_device_clock_far_in_the_future_is_flagged_and_not_trusted():
+    reading = parse_reading({"id": 1, "d": "2030-01-01", "tm": "00:00:01"}, RECEIVED)
+    assert reading.clock_skewed is True
+    assert reading.measured_at == RECEIVED
+    assert reading.time_source == "received"
+    assert reading.device_time == datetime(2030, 1, 1, 0, 0, 1, tzinfo=UTC)
+
+
+def test_a_device_clock_a_little_ahead_is_trusted():
+    reading = parse_reading({"id": 1, "d": "2025-12-11", "tm": "14:20:00"}, RECEIVED)
+    assert reading.clock_skewed is False
+    assert reading.measured_at == datetime(2025, 12, 11, 14, 20, tzinfo=UTC)
+
+
+def test_buffered_readings_keep_their_old_device_time():
+    reading = parse_reading({"id": 1, "d": "2025-11-01", "tm": "08:00:00"}, RECEIVED)
+    assert reading.measured_at == datetime(2025, 11, 1, 8, tzinfo=UTC)
+    assert reading.clock_skewed is False
 
 
 @pytest.mark.parametrize("bad_id", [None, "", "abc", "1.5", -3, 0, True, [1], 2**60, "1" * 30])

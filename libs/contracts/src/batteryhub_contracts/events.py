@@ -40,6 +40,8 @@ class ReadingFields(BaseModel):
     measured_at: AwareDatetime
     time_source: TimeSource
     received_at: AwareDatetime
+    device_time: AwareDatetime | None = None
+    clock_skewed: bool = False
     metrics: dict[str, float | int]
     err: str | None = Field(default=None, max_length=255)
     source: ReadingSource = "direct"

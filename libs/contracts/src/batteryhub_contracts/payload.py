@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 
@@ -26,6 +26,8 @@ EARLIEST_VALID_YEAR = 2015
 MAX_BATTERY_ID = 2**53 - 1
 """Ids must survive a JavaScript number in the single-page apps."""
 MAX_REPORTED_UNKNOWN_KEYS = 32
+MAX_FUTURE_SKEW = timedelta(minutes=10)
+"""A device clock further ahead of the server than this is flagged, not trusted."""
 
 TimeSource = Literal["rtc", "gps", "received"]
 
@@ -91,6 +93,10 @@ class ParsedReading:
     err: str | None
     measured_at: datetime
     time_source: TimeSource
+    device_time: datetime | None = None
+    """The device's own clock reading (RTC, else GPS) when usable, even if skewed."""
+    clock_skewed: bool = False
+    """The device time was too far in the future to trust: ``measured_at`` is the receive time."""
     skipped: dict[str, str] = field(default_factory=dict)
     unknown_keys: tuple[str, ...] = ()
     unknown_count: int = 0
@@ -234,29 +240,31 @@ def parse_reading(
     if err_problem is not None:
         skipped["err"] = err_problem
 
-    measured_at, source = _measurement_time(payload, received_at)
+    device_time, source = _device_time(payload)
+    skewed = device_time is not None and device_time > received_at + MAX_FUTURE_SKEW
+    measured_at = received_at if device_time is None or skewed else device_time
     return ParsedReading(
         battery_id=battery_id,
         metrics=metrics,
         err=err,
         measured_at=measured_at,
-        time_source=source,
+        time_source="received" if skewed else source,
+        device_time=device_time,
+        clock_skewed=skewed,
         skipped=skipped,
         unknown_keys=tuple(unknown[:MAX_REPORTED_UNKNOWN_KEYS]),
         unknown_count=len(unknown),
     )
 
 
-def _measurement_time(
-    payload: Mapping[str, Any], received_at: datetime
-) -> tuple[datetime, TimeSource]:
+def _device_time(payload: Mapping[str, Any]) -> tuple[datetime | None, TimeSource]:
     rtc = parse_date_time(payload.get("d"), payload.get("tm"))
     if rtc is not None:
         return rtc, "rtc"
     gps = parse_date_time(payload.get("gd"), payload.get("gt"))
     if gps is not None:
         return gps, "gps"
-    return received_at.astimezone(UTC), "received"
+    return None, "received"
 
 
 @dataclass(frozen=True)

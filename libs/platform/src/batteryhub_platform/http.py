@@ -62,9 +62,12 @@ class EdgeMiddleware:
     request metrics by route template, security headers, and a hard request-body limit that
     refuses without buffering the body."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, body_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.default_limit = max_body_bytes
+        self.body_limits = body_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,10 +82,11 @@ class EdgeMiddleware:
         scope.setdefault("state", {})["correlation_id"] = cid
         status_holder = [500]
         response_started = [False]
+        limit = self.body_limits.get(scope["path"], self.default_limit)
 
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._too_large(send, cid)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(send, cid, limit)
             self._observe(scope, 413, started)
             correlation_id.reset(token)
             return
@@ -94,7 +98,7 @@ class EdgeMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -110,18 +114,14 @@ class EdgeMiddleware:
             await self.app(scope, limited_receive, send_with_headers)
         except _BodyTooLarge:
             if not response_started[0]:
-                await self._too_large(send, cid)
+                await self._too_large(send, cid, limit)
             status_holder[0] = 413
         finally:
             self._observe(scope, status_holder[0], started)
             correlation_id.reset(token)
 
-    async def _too_large(self, send: Send, cid: str) -> None:
-        body = (
-            b'{"detail":"request body exceeds the limit of '
-            + str(self.max_body_bytes).encode()
-            + b' bytes"}'
-        )
+    async def _too_large(self, send: Send, cid: str, limit: int) -> None:
+        body = b'{"detail":"request body exceeds the limit of ' + str(limit).encode() + b' bytes"}'
         await send(
             {
                 "type": "http.response.start",
@@ -180,14 +180,18 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 def install_edges(
-    app: FastAPI, *, max_body_bytes: int, readiness: Sequence[ReadinessCheck] = ()
+    app: FastAPI,
+    *,
+    max_body_bytes: int,
+    readiness: Sequence[ReadinessCheck] = (),
+    body_limits: dict[str, int] | None = None,
 ) -> None:
     """Wire the shared edge into an app: error handlers, middleware and the ops routes."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, unexpected_error)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=max_body_bytes, body_limits=body_limits)
 
     @app.get("/health", tags=["ops"], summary="The process is alive")
     async def health() -> dict[str, str]:

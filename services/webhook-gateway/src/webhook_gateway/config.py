@@ -16,6 +16,7 @@ class Settings(ServiceSettings):
 
     retry_after_s: int = Field(default=5, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     registry_catch_up_timeout_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")

@@ -4,13 +4,15 @@ Routers call these and translate their exceptions into HTTP answers."""
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from batteryhub_contracts.events import BatteryRecord, ReadingSource
+from batteryhub_contracts.events import BatteryRecord, ReadingReceived, ReadingSource
 from batteryhub_contracts.payload import (
     PayloadError,
+    decode_json,
     decode_json_object,
     is_relay,
     parse_battery_id,
@@ -18,7 +20,7 @@ from batteryhub_contracts.payload import (
     unwrap_relay,
 )
 from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, battery_key, full_name
-from batteryhub_platform.kafka import EventPublisher
+from batteryhub_platform.kafka import EventPublisher, Outgoing
 from batteryhub_platform.tokens import (
     BatteryPrincipal,
     InvalidToken,
@@ -31,9 +33,21 @@ from webhook_gateway import metrics
 from webhook_gateway.adapters.secrets import SecretHasher
 from webhook_gateway.config import Settings
 from webhook_gateway.domain.ingest import reading_event, success_body
-from webhook_gateway.domain.registry import BatteryNotFound, BatteryRegistry, RegistryEvent
+from webhook_gateway.domain.registry import (
+    BatteryNotFound,
+    BatteryRegistry,
+    RegistryError,
+    RegistryEvent,
+)
 
 Principal = BatteryPrincipal | UserPrincipal
+
+
+MAX_BATCH = 500
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, PayloadError) else str(exc)
 
 
 class Unauthorized(Exception):
@@ -156,6 +170,56 @@ class Gateway:
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)
         metrics.READINGS_ACCEPTED.labels(source).inc()
         return success_body(event, parsed)
+
+    async def accept_batch(self, principal: Principal, body: bytes) -> dict[str, Any]:
+        """Many direct-format readings in one request, each judged on its own. Answers only
+        once every accepted reading is acknowledged by Kafka (or raises BrokerUnavailable,
+        and then none of them counts as stored)."""
+        items = decode_json(body)
+        if not isinstance(items, list):
+            raise PayloadError("a batch must be a JSON array of readings")
+        if not items:
+            raise PayloadError("a batch must hold at least one reading", status=422)
+        if len(items) > MAX_BATCH:
+            raise PayloadError(
+                f"a batch holds at most {MAX_BATCH} readings, got {len(items)}", status=413
+            )
+        received_at = datetime.now(UTC)
+        results: list[dict[str, Any]] = []
+        events: dict[uuid.UUID, ReadingReceived] = {}
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, dict):
+                    raise PayloadError("each reading must be a JSON object")
+                parsed = parse_reading(item, received_at)
+                assert parsed.battery_id is not None  # require_id=True guarantees it
+                battery = self._battery_for(principal, parsed.battery_id)
+            except (PayloadError, Forbidden, RegistryError) as exc:
+                results.append({"index": index, "status": "rejected", "reason": _reason(exc)})
+                continue
+            event = reading_event(parsed, battery, received_at, "batch")
+            events.setdefault(event.event_id, event)  # a reading twice in one batch is one
+            answer = success_body(event, parsed)
+            del answer["status"]
+            results.append({"index": index, "status": "accepted", **answer})
+        started = time.perf_counter()
+        await self.publisher.publish_many(
+            [
+                Outgoing(self._raw_topic, battery_key(e.reading.battery_id), e)
+                for e in events.values()
+            ]
+        )
+        metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)
+        accepted = sum(1 for r in results if r["status"] == "accepted")
+        metrics.READINGS_ACCEPTED.labels("batch").inc(accepted)
+        if accepted < len(results):
+            metrics.READINGS_REFUSED.labels("batch_item").inc(len(results) - accepted)
+        return {
+            "status": "success" if accepted == len(results) else "partial",
+            "accepted": accepted,
+            "rejected": len(results) - accepted,
+            "results": results,
+        }
 
     def _battery_for(self, principal: Principal, battery_id: int) -> BatteryRecord:
         if isinstance(principal, BatteryPrincipal) and principal.battery_id != battery_id:

@@ -39,6 +39,8 @@ def reading_row(event: ReadingDecoded) -> dict[str, Any]:
         "measured_at": r.measured_at,
         "received_at": r.received_at,
         "time_source": r.time_source,
+        "device_time": r.device_time,
+        "clock_skewed": r.clock_skewed,
         "err": r.err,
         "has_errors": bool(event.errors),
         "decoded_errors": [

@@ -44,6 +44,8 @@ readings = Table(
     Column("measured_at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("time_source", Text, nullable=False),
+    Column("device_time", DateTime(timezone=True)),
+    Column("clock_skewed", Boolean, nullable=False, server_default=text("false")),
     Column("err", Text),
     Column("has_errors", Boolean, nullable=False),
     Column("decoded_errors", JSONB, nullable=False),

@@ -25,10 +25,10 @@ def reading_event(
 ) -> ReadingReceived:
     """A reading whose device clock was valid gets an id derived from battery and device
     time, so the same reading sent twice (a retry after a lost answer) is one reading."""
-    if parsed.time_source == "received":
+    if parsed.device_time is None:
         reading_id = uuid.uuid4()
     else:
-        reading_id = reading_id_for(battery.battery_id, parsed.measured_at)
+        reading_id = reading_id_for(battery.battery_id, parsed.device_time)
     return ReadingReceived(
         event_id=reading_id,
         occurred_at=received_at,
@@ -39,6 +39,8 @@ def reading_event(
             measured_at=parsed.measured_at,
             time_source=parsed.time_source,
             received_at=received_at,
+            device_time=parsed.device_time,
+            clock_skewed=parsed.clock_skewed,
             metrics=parsed.metrics,
             err=parsed.err,
             source=source,
@@ -62,6 +64,8 @@ def success_body(event: ReadingReceived, parsed: ParsedReading) -> dict[str, Any
     }
     if parsed.skipped:
         body["skipped_fields"] = parsed.skipped
+    if parsed.clock_skewed:
+        body["clock_skewed"] = True
     if parsed.unknown_keys:
         body["unknown_fields"] = list(parsed.unknown_keys)
         body["unknown_fields_count"] = parsed.unknown_count

@@ -23,6 +23,7 @@ from webhook_gateway.adapters.secrets import SecretHasher
 from webhook_gateway.config import Settings
 from webhook_gateway.domain.registry import BatteryRegistry, RegistryError
 from webhook_gateway.entrypoints.schemas import (
+    BatchAnswer,
     BatteryCreate,
     BatteryLogin,
     BatteryPublic,
@@ -31,7 +32,7 @@ from webhook_gateway.entrypoints.schemas import (
     SecretRotate,
     TokenAnswer,
 )
-from webhook_gateway.service import Forbidden, Gateway, Principal, Unauthorized
+from webhook_gateway.service import MAX_BATCH, Forbidden, Gateway, Principal, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,33 @@ async def live_data(
         raise _unavailable(exc, gateway.settings.retry_after_s) from None
 
 
+@device.post(
+    "/webhook/live-data/batch",
+    response_model=BatchAnswer,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": {"type": "object"}, "maxItems": MAX_BATCH}
+                }
+            },
+        }
+    },
+)
+async def live_data_batch(
+    request: Request, principal: DevicePrincipal, gateway: GatewayDep
+) -> dict[str, Any]:
+    """Up to 500 direct-format readings buffered by a battery. Each item is accepted or
+    rejected with a reason; 200 means every accepted item is stored."""
+    body = await request.body()
+    try:
+        return await gateway.accept_batch(principal, body)
+    except BrokerUnavailable as exc:
+        raise _unavailable(exc, gateway.settings.retry_after_s) from None
+
+
 admin = APIRouter(prefix="/admin/batteries", tags=["registry"])
 
 
@@ -266,7 +294,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return "registry", follower is not None and follower.caught_up.is_set()
 
     install_edges(
-        app, max_body_bytes=settings.max_body_bytes, readiness=[kafka_ready, registry_ready]
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits={"/webhook/live-data/batch": settings.max_batch_body_bytes},
+        readiness=[kafka_ready, registry_ready],
     )
     app.include_router(device)
     app.include_router(admin)

@@ -61,7 +61,29 @@ class LiveDataAnswer(BaseModel):
     skipped_fields: dict[str, str] | None = None
     unknown_fields: list[str] | None = None
     unknown_fields_count: int | None = None
+    clock_skewed: bool | None = None
 
 
 class ErrorAnswer(BaseModel):
     detail: str
+
+
+class BatchItemAnswer(BaseModel):
+    index: int
+    status: str
+    reason: str | None = None
+    data_id: int | None = None
+    battery_id: int | None = None
+    timestamp: str | None = None
+    fields_processed: int | None = None
+    skipped_fields: dict[str, str] | None = None
+    unknown_fields: list[str] | None = None
+    unknown_fields_count: int | None = None
+    clock_skewed: bool | None = None
+
+
+class BatchAnswer(BaseModel):
+    status: str
+    accepted: int
+    rejected: int
+    results: list[BatchItemAnswer]

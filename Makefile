@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 PY := $(ROOT)/.venv/bin/python
 
-.PHONY: up down test test-unit infra infra-down deps lint typecheck status
+.PHONY: up down test test-unit infra infra-down deps lint typecheck status bench
 
 $(UV):
 	@python3 -m venv $(CACHE)/tools
@@ -42,9 +42,59 @@ test: deps infra lint typecheck  ## every test, against the real servers
 test-unit: deps
 	@$(PY) -m pytest -m "not integration and not e2e"
 
+bench: deps infra  ## measure against anchors; writes docs/benchmarks.md (BENCH_ARGS=--quick for a short run)
+	@$(PY) -m bench.run $(BENCH_ARGS)
+
 lint: deps
-	@$(ROOT)/.venv/bin/ruff check libs services tests deploy
-	@$(ROOT)/.venv/bin/ruff format --check libs services tests deploy
+	@$(ROOT)/.venv/bin/ruff check libs services tests deploy bench
+	@$(ROOT)/.venv/bin/ruff format --check libs services tests deploy bench
 
 typecheck: deps
 	@$(ROOT)/.venv/bin/mypy libs/contracts/src libs/platform/src services/*/src
+
+# --- Kubernetes packaging (deploy/helm/battery-hub, services/*/Dockerfile) ---------------
+
+HELM_VERSION := v3.19.0
+HELM := $(CACHE)/tools/bin/helm
+IMAGE_REGISTRY ?= ghcr.io/battery-hub
+IMAGE_TAG ?= $(shell git -C $(ROOT) describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGES := webhook-gateway error-decoder notifier query-api
+ASYNCAPI_OUT ?= $(ROOT)/docs/asyncapi
+# document name -> the factory `faststream docs gen` builds it from
+ASYNCAPI_DOCS := \
+	webhook-gateway=webhook_gateway.entrypoints.asyncapi:create_spec \
+	error-decoder=error_decoder.entrypoints.asyncapi:create_spec \
+	notifier=notifier.entrypoints.asyncapi:create_spec \
+	query-api=query_api.entrypoints.asyncapi:create_api_spec \
+	query-projector=query_api.entrypoints.asyncapi:create_projector_spec
+
+# FastStream keeps publishers in a WeakSet, so their order varies from run to run: sort keys.
+export ASYNCAPI_SORT := import sys, yaml; p = sys.argv[1]; d = yaml.safe_load(open(p)); yaml.safe_dump(d, open(p, "w"), sort_keys=True)
+
+.PHONY: images helm chart-test asyncapi
+
+images:  ## build the four service images (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make images: no Docker engine answers here (docker info failed); build the images on a machine with one: docker build -f services/<service>/Dockerfile -t $(IMAGE_REGISTRY)/<service>:$(IMAGE_TAG) ." >&2; exit 1; }
+	@for svc in $(IMAGES); do \
+		echo "building $(IMAGE_REGISTRY)/$$svc:$(IMAGE_TAG)"; \
+		docker build -f services/$$svc/Dockerfile -t $(IMAGE_REGISTRY)/$$svc:$(IMAGE_TAG) $(ROOT) || exit 1; \
+	done
+
+helm: $(HELM)  ## build helm from the Go module proxy into .cache/tools/bin (once)
+
+$(HELM):
+	@echo "building helm $(HELM_VERSION) into $(HELM) (a few minutes, once)"
+	@GOPATH=$(CACHE)/go GOMODCACHE=$(CACHE)/go/mod GOCACHE=$(CACHE)/go/build GOBIN=$(CACHE)/tools/bin \
+		GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+chart-test: deps helm  ## lint, render and validate the chart; Dockerfiles; AsyncAPI drift
+	@$(PY) -m pytest tests/deploy -q
+
+asyncapi: deps  ## write docs/asyncapi/*.yaml from the services' AsyncAPI factories
+	@mkdir -p $(ASYNCAPI_OUT)
+	@for doc in $(ASYNCAPI_DOCS); do \
+		$(ROOT)/.venv/bin/faststream docs gen --factory --yaml \
+			--out $(ASYNCAPI_OUT)/$${doc%%=*}.yaml $${doc#*=} >/dev/null || exit 1; \
+		$(PY) -c "$$ASYNCAPI_SORT" $(ASYNCAPI_OUT)/$${doc%%=*}.yaml || exit 1; \
+		echo "$(ASYNCAPI_OUT)/$${doc%%=*}.yaml"; \
+	done

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from prometheus_client import Counter, Gauge, Histogram
 
 from batteryhub_contracts.events import EventCodec, EventDecodeError
@@ -92,6 +94,27 @@ async def _total_headers(msg: Any, original_parser: Callable[[Any], Awaitable[An
     return await original_parser(clean(msg))
 
 
+def faststream_security(connection: KafkaConnection) -> BaseSecurity | None:
+    """The same TLS / SASL settings the producers use, in FastStream's terms."""
+    tls = connection.security_protocol in ("SSL", "SASL_SSL")
+    context = create_ssl_context() if tls else None
+    if connection.security_protocol.startswith("SASL"):
+        mechanism = {
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }.get((connection.sasl_mechanism or "PLAIN").upper())
+        if mechanism is None:
+            raise ValueError(f"unsupported SASL mechanism {connection.sasl_mechanism!r}")
+        return mechanism(
+            connection.sasl_username or "",
+            connection.sasl_password or "",
+            ssl_context=context,
+            use_ssl=tls,
+        )
+    return BaseSecurity(ssl_context=context, use_ssl=True) if tls else None
+
+
 def _quiet_logger(group_id: str) -> logging.Logger:
     # Not under "faststream": that logger has FastStream's own (non-JSON) handler.
     logger = logging.getLogger(f"batteryhub.consumer.{group_id}")
@@ -127,6 +150,7 @@ class ConsumerRunner:
         self._lag_task: asyncio.Task[None] | None = None
         self.broker = KafkaBroker(
             connection.bootstrap_servers,
+            security=faststream_security(connection),
             allow_auto_create_topics=False,
             client_id=group_id,
             # FastStream logs every message at INFO; at thousands per second that is the

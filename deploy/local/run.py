@@ -131,8 +131,19 @@ class LocalSystem:
     def log_file(self, service: str) -> Path:
         return self.run_dir / f"{service}.log"
 
-    def start(self, service: str) -> int:
+    def start(
+        self,
+        service: str,
+        *,
+        instance: str = "",
+        port: int | None = None,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+    ) -> int:
+        """Start one process of ``service``. ``instance`` names a further copy of it (for
+        more consumer instances in the same group, or benchmarks), on its own ``port``."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{service}{instance}"
         command = [
             str(PYTHON),
             "-m",
@@ -142,7 +153,7 @@ class LocalSystem:
             "--host",
             "127.0.0.1",
             "--port",
-            str(self.ports[service]),
+            str(port or self.ports[service]),
             "--no-access-log",
             "--loop",
             "uvloop",
@@ -151,17 +162,19 @@ class LocalSystem:
             "--timeout-graceful-shutdown",
             "10",
         ]
-        with self.log_file(service).open("ab") as log:
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        with self.log_file(name).open("ab") as log:
             process = subprocess.Popen(
                 command,
-                env=self.env(),
+                env={**self.env(), **(extra_env or {})},
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self.pid_file(service).write_text(str(process.pid))
+        self.pid_file(name).write_text(str(process.pid))
         return process.pid
 
     def pid(self, service: str) -> int | None:

@@ -1,0 +1,3 @@
+module batteryhub/bench/loadgen
+
+go 1.26

@@ -1,0 +1,130 @@
+"""Turns a benchmark result into docs/benchmarks.md: one table, anchors beside figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _goal(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def write_report(result: dict[str, Any], path: Path) -> None:
+    m, f = result["machine"], result["figures"]
+    single, batch, sustained = f["single"], f["batch"], f["sustained"]
+    decoder, projection, latency = f["decoder"], f["projection"], f["latency"]
+    rows = [
+        (
+            "single-reading POSTs/s through the gateway (HTTP 200s)",
+            _fmt(single["gateway"]["requests_per_s"]),
+            f"hello-world on the same stack: {_fmt(single['anchor_hello']['requests_per_s'])}/s",
+            f"{single['ratio']:.2f}×",
+            "≥ 0.4× and ≥ 2,000/s",
+            _goal(single["ratio"] >= 0.4 and single["gateway"]["requests_per_s"] >= 2000),
+        ),
+        (
+            "readings/s through the batch endpoint (500 per request)",
+            _fmt(batch["gateway"]["readings_per_s"]),
+            f"Kafka ProducerPerformance, {batch['record_size_bytes']} B records: "
+            f"{_fmt(batch['anchor_producer_perf_records_per_s'])}/s",
+            f"{batch['ratio']:.2f}×",
+            "≥ 20,000/s",
+            _goal(batch["gateway"]["readings_per_s"] >= 20_000),
+        ),
+        (
+            f"readings/s the whole pipeline sustains for {sustained['seconds']:.0f} s "
+            f"(offered {_fmt(sustained['target_readings_per_s'])}/s)",
+            _fmt(sustained["loadgen"]["readings_per_s"]),
+            f"max lag {_fmt(sustained['max_lag_records'])} records ≈ "
+            f"{_fmt(sustained['max_lag_s'], 1)} s; drained {_fmt(sustained['drain_after_load_s'], 1)} s after",
+            "—",
+            "≥ 20,000/s, lag < 1 s",
+            _goal(
+                sustained["loadgen"]["readings_per_s"] >= 20_000
+                and (sustained["max_lag_s"] or 99) < 1
+            ),
+        ),
+        (
+            "error-decoder msgs/s",
+            _fmt(decoder["msgs_per_s"]),
+            f"aiokafka consume→produce passthrough: {_fmt(decoder['anchor_passthrough_msgs_per_s'])}/s",
+            f"{decoder['ratio']:.2f}×",
+            "≥ 0.5×",
+            _goal(decoder["ratio"] >= 0.5),
+        ),
+        (
+            "projection rows/s into PostgreSQL",
+            _fmt(projection["rows_per_s"]),
+            f"asyncpg copy_records_to_table: {_fmt(projection['anchor_copy_rows_per_s'])}/s",
+            f"{projection['ratio']:.2f}×",
+            "≥ 0.25×",
+            _goal(projection["ratio"] >= 0.25),
+        ),
+        (
+            f"POST 200 → visible in the query API at {_fmt(latency['background_readings_per_s'])}"
+            " readings/s",
+            f"p50 {_fmt(latency['p50_ms'], 1)} ms, p99 {_fmt(latency['p99_ms'], 1)} ms",
+            f"Kafka produce→consume: p50 {_fmt(latency['anchor_kafka_p50_ms'], 1)} ms, "
+            f"p99 {_fmt(latency['anchor_kafka_p99_ms'], 1)} ms",
+            "—",
+            "p50 ≤ 20 ms, p99 ≤ 100 ms",
+            _goal(latency["p50_ms"] <= 20 and latency["p99_ms"] <= 100),
+        ),
+    ]
+    for size, q in f["query"].items():
+        endpoint = q["errors_endpoint"]["latency_ms"]
+        rows.append(
+            (
+                f"`GET /batteries/{{id}}/errors` with {_fmt(q['stored_readings'])} readings stored",
+                f"p50 {_fmt(endpoint['p50'], 1)} ms, p99 {_fmt(endpoint['p99'], 1)} ms",
+                f"primary-key lookup: p50 {_fmt(q['anchor_pk_p50_ms'], 2)} ms, "
+                f"p99 {_fmt(q['anchor_pk_p99_ms'], 2)} ms",
+                "—",
+                "p99 ≤ 25 ms",
+                _goal(endpoint["p99"] <= 25),
+            )
+        )
+    memory = sustained["rss_mb"]
+    rows.append(
+        (
+            "resident memory at the sustained rate (MB)",
+            ", ".join(f"{k} {v:.0f}" for k, v in memory.items()),
+            "—",
+            "—",
+            "≤ 150 MB each",
+            _goal(all(v <= 150 for v in memory.values())),
+        )
+    )
+
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {result['when']} by `make bench`{' --quick' if result['quick'] else ''} on "
+        f"{m['cpus']} CPUs ({m['cpu_model']}), {m['memory_mb']:,} MB, Python {m['python']}. "
+        "Load generator, Kafka, PostgreSQL and every service share these CPUs. Raw numbers: "
+        "`docs/benchmarks.json`.",
+        "",
+        "| figure | measured | anchor (same run, same machine) | ratio | goal | |",
+        "|---|---|---|---|---|---|",
+        *[f"| {' | '.join(row)} |" for row in rows],
+        "",
+        "## How the figures grow",
+        "",
+        "| gateway workers | single POSTs/s | batch readings/s |",
+        "|---|---|---|",
+        *[
+            f"| {w} | {_fmt(v['single_per_s'])} | {_fmt(v['batch_readings_per_s'])} |"
+            for w, v in f["gateway_scaling"].items()
+        ],
+        "",
+        "| decoder instances (one group) | msgs/s |",
+        "|---|---|",
+        *[f"| {n} | {_fmt(v)} |" for n, v in f["decoder_scaling"].items()],
+        "",
+    ]
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,622 @@
+"""``make bench``: measure battery-hub on this machine next to anchors measured in the same
+run, and write docs/benchmarks.md and docs/benchmarks.json.
+
+Each figure of the issue has its anchor: a hello-world endpoint on the same HTTP stack,
+Kafka's own ProducerPerformance, a consume-produce passthrough, asyncpg's COPY, Kafka's
+produce-consume latency, and a primary-key lookup. Nothing here is asserted: the report says
+what was measured and how it compares with the goals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from batteryhub_contracts.topics import READINGS_DECODED, READINGS_RAW
+from batteryhub_platform.kafka import KafkaConnection
+from batteryhub_platform.topics_admin import ensure_topics
+from bench import seed
+from bench.anchors.kafka_latency import produce_consume_latency
+from bench.anchors.passthrough import passthrough
+from bench.kafka_tools import end_offsets, group_lag, producer_performance
+from deploy.local.run import PYTHON, ROOT, SERVICES, LocalSystem
+from tests.hub import Hub
+
+LOADGEN = ROOT / ".cache" / "bin" / "loadgen"
+DOCS = ROOT / "docs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def build_loadgen() -> None:
+    env = {
+        **os.environ,
+        "GOCACHE": str(ROOT / ".cache/go-build"),
+        "GOPATH": str(ROOT / ".cache/go"),
+        "GOFLAGS": "-mod=mod",
+    }
+    subprocess.run(
+        ["go", "build", "-o", str(LOADGEN), "."], cwd=ROOT / "bench/loadgen", env=env, check=True
+    )
+
+
+def loadgen(
+    url: str,
+    mode: str,
+    tokens: Path | None,
+    seconds: float,
+    connections: int,
+    rate: float = 0,
+    batch: int = 100,
+    warmup: float = 2,
+) -> dict[str, Any]:
+    out = ROOT / ".run" / f"loadgen-{uuid.uuid4().hex[:6]}.json"
+    command = [
+        str(LOADGEN),
+        "-url",
+        url,
+        "-mode",
+        mode,
+        "-duration",
+        f"{seconds}s",
+        "-warmup",
+        f"{warmup}s",
+        "-connections",
+        str(connections),
+        "-batch",
+        str(batch),
+        "-rate",
+        str(rate),
+        "-out",
+        str(out),
+    ]
+    if tokens is not None:
+        command += ["-tokens", str(tokens)]
+    subprocess.run(command, check=True, capture_output=True)
+    result: dict[str, Any] = json.loads(out.read_text())
+    out.unlink()
+    return result
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), in MB."""
+    total = 0
+    pids = [pid] + [
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return total / 1024
+
+
+@dataclass
+class Bench:
+    system: LocalSystem
+    quick: bool
+    figures: dict[str, Any] = field(default_factory=dict)
+    tokens: Path = ROOT / ".run" / "bench-tokens.txt"
+
+    def seconds(self, full: float) -> float:
+        return max(5.0, full / 4) if self.quick else full
+
+    @property
+    def gateway(self) -> str:
+        return self.system.url("webhook-gateway")
+
+    async def register_fleet(self, hub: Hub, batteries: int) -> None:
+        lines = []
+        for _ in range(batteries):
+            battery_id, token = await hub.new_battery(hub_id=1)
+            lines.append(f"{battery_id} {token}")
+        self.tokens.write_text("\n".join(lines) + "\n")
+
+    # --- 1. single readings vs hello world ---------------------------------------------
+
+    def single_readings(self, workers: int) -> None:
+        port = free_port()
+        hello = subprocess.Popen(
+            [
+                str(PYTHON),
+                "-m",
+                "uvicorn",
+                "--factory",
+                "bench.anchors.hello:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/docs")
+            anchor = loadgen(
+                f"http://127.0.0.1:{port}/webhook/live-data",
+                "single",
+                self.tokens,
+                self.seconds(15),
+                64,
+            )
+        finally:
+            hello.terminate()
+            hello.wait()
+        ours = loadgen(
+            f"{self.gateway}/webhook/live-data", "single", self.tokens, self.seconds(15), 64
+        )
+        self.figures["single"] = {
+            "workers": workers,
+            "gateway": ours,
+            "anchor_hello": anchor,
+            "ratio": ours["requests_per_s"] / anchor["requests_per_s"],
+        }
+
+    # --- 2. batch endpoint vs ProducerPerformance ----------------------------------------
+
+    async def batch_readings(self) -> None:
+        ours = loadgen(
+            f"{self.gateway}/webhook/live-data/batch",
+            "batch",
+            self.tokens,
+            self.seconds(15),
+            8,
+            batch=500,
+        )
+        topic = f"{self.system.topic_prefix}bench-producer-perf"
+        await _create_topic(self.system.kafka, topic)
+        anchor = producer_performance(self.system.kafka, topic, 300_000, RAW_EVENT_BYTES)
+        self.figures["batch"] = {
+            "gateway": ours,
+            "anchor_producer_perf_records_per_s": anchor,
+            "record_size_bytes": RAW_EVENT_BYTES,
+            "ratio": ours["readings_per_s"] / anchor,
+        }
+
+    # --- 3. sustained pipeline ----------------------------------------------------------
+
+    async def sustained(self, hub: Hub, readings_per_s: float, seconds: float) -> dict[str, Any]:
+        rate = readings_per_s / 500
+        samples: list[tuple[float, int]] = []
+        memory: dict[str, float] = {}
+        task = asyncio.create_task(
+            asyncio.to_thread(
+                loadgen,
+                f"{self.gateway}/webhook/live-data/batch",
+                "batch",
+                self.tokens,
+                seconds,
+                8,
+                rate,
+                500,
+                0,
+            )
+        )
+        started = time.monotonic()
+        while not task.done():
+            samples.append((time.monotonic() - started, await hub.total_lag()))
+            for service in SERVICES:
+                pid = self.system.pid(service)
+                if pid:
+                    memory[service] = max(memory.get(service, 0), rss_mb(pid))
+            await asyncio.sleep(1)
+        result = await task
+        drained_at = time.monotonic()
+        await hub.settled(timeout_s=600)
+        drain_s = time.monotonic() - drained_at
+        achieved = result["readings_per_s"]
+        max_lag = max(lag for _, lag in samples)
+        return {
+            "target_readings_per_s": readings_per_s,
+            "seconds": seconds,
+            "loadgen": result,
+            "max_lag_records": max_lag,
+            "max_lag_s": max_lag / achieved if achieved else None,
+            "drain_after_load_s": drain_s,
+            "rss_mb": memory,
+            "lag_samples": samples,
+        }
+
+    # --- 4. consumers on an isolated copy of the stream ----------------------------------
+
+    async def consumers(self, records: int) -> None:
+        iso = self.system.topic_prefix + "iso."
+        await ensure_topics(KafkaConnection(self.system.kafka), iso)
+        source = self.system.topic_prefix + READINGS_RAW
+        available = sum((await end_offsets(self.system.kafka, [source])).values())
+        records = min(records, available)
+        anchor = await passthrough(
+            self.system.kafka,
+            source,
+            iso + READINGS_RAW,
+            records,
+            f"bench-passthrough-{uuid.uuid4().hex[:6]}",
+        )
+        for service in ("error-decoder", "notifier", "query-projector"):
+            self.system.stop(service)
+        decoder = await self._drain("error-decoder", iso, READINGS_RAW, 1)
+        self.figures["decoder"] = {
+            "records": records,
+            "msgs_per_s": decoder,
+            "anchor_passthrough_msgs_per_s": anchor,
+            "ratio": decoder / anchor,
+        }
+        database = f"{self.system.database}_iso"
+        await _create_database(self.system, database)
+        subprocess.run(
+            [str(PYTHON), "-m", "query_api.entrypoints.migrate"],
+            cwd=ROOT,
+            check=True,
+            env={
+                **self.system.env(),
+                "BATTERYHUB_DATABASE_URL": self.system.database_url(database),
+            },
+        )
+        projector = await self._drain(
+            "query-projector",
+            iso,
+            READINGS_DECODED,
+            1,
+            {"BATTERYHUB_DATABASE_URL": self.system.database_url(database)},
+        )
+        copy_rate = await _copy_anchor(
+            self.system,
+            iso + READINGS_DECODED,
+            records,
+            self.system.database_url(database, "postgresql"),
+        )
+        self.figures["projection"] = {
+            "rows": records,
+            "rows_per_s": projector,
+            "anchor_copy_rows_per_s": copy_rate,
+            "ratio": projector / copy_rate,
+        }
+        scaling = {}
+        for instances in (1, 2, 4):
+            scaling[instances] = await self._drain("error-decoder", iso, READINGS_RAW, instances)
+        self.figures["decoder_scaling"] = scaling
+        for service in ("error-decoder", "notifier", "query-projector"):
+            self.system.start(service)
+        self.system.wait_ready()
+
+    async def _drain(
+        self,
+        service: str,
+        prefix: str,
+        topic: str,
+        instances: int,
+        env: dict[str, str] | None = None,
+    ) -> float:
+        """Start ``instances`` of ``service`` in a fresh group on ``prefix``; records/s until
+        the group has consumed everything that is there now."""
+        group = f"bench-{service}-{uuid.uuid4().hex[:6]}"
+        group_key = (
+            "BATTERYHUB_PROJECTOR_GROUP_ID"
+            if service == "query-projector"
+            else "BATTERYHUB_GROUP_ID"
+        )
+        extra = {"BATTERYHUB_TOPIC_PREFIX": prefix, group_key: group, **(env or {})}
+        total = sum((await end_offsets(self.system.kafka, [prefix + topic])).values())
+        names = [f"-bench{n}" for n in range(instances)]
+        for name in names:
+            self.system.start(service, instance=name, port=free_port(), extra_env=extra)
+        started = time.perf_counter()
+        first_progress = None
+        while True:
+            lag = await group_lag(self.system.kafka, group, [prefix + topic])
+            if first_progress is None and lag < total:
+                first_progress = time.perf_counter()
+            if lag == 0:
+                break
+            await asyncio.sleep(0.2)
+        elapsed = time.perf_counter() - (first_progress or started)
+        for name in names:
+            self.system.stop(service + name)
+        return total / elapsed
+
+    # --- 5. latency at half the sustained rate --------------------------------------------
+
+    async def latency(self, hub: Hub, background_rate: float, probes: int) -> None:
+        battery_id, token = await hub.new_battery(hub_id=1)
+        await hub.settled()
+        task = asyncio.create_task(
+            asyncio.to_thread(
+                loadgen,
+                f"{self.gateway}/webhook/live-data/batch",
+                "batch",
+                self.tokens,
+                probes * 0.25 + 10,
+                8,
+                background_rate / 500,
+                500,
+                0,
+            )
+        )
+        await asyncio.sleep(3)
+        headers = await hub.admin_headers()
+        latencies = []
+        for _ in range(probes):
+            started = time.perf_counter()
+            answer = await hub.send_ok(token, {"id": battery_id, "err": "D", "soc": 1})
+            while True:
+                found = await hub.query.get(
+                    f"/batteries/{battery_id}/errors", params={"limit": 1}, headers=headers
+                )
+                errors = found.json().get("errors", [])
+                if errors and errors[0]["id"] == answer["data_id"]:
+                    break
+                await asyncio.sleep(0.002)
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.2)
+        await task
+        anchor = await produce_consume_latency(
+            self.system.kafka, self.system.topic_prefix + "bench-producer-perf", probes
+        )
+        self.figures["latency"] = {
+            "background_readings_per_s": background_rate,
+            "probes": probes,
+            "p50_ms": percentile(latencies, 0.5),
+            "p99_ms": percentile(latencies, 0.99),
+            "anchor_kafka_p50_ms": percentile(anchor, 0.5),
+            "anchor_kafka_p99_ms": percentile(anchor, 0.99),
+        }
+
+    # --- 6. gateway workers ----------------------------------------------------------------
+
+    def gateway_scaling(self) -> None:
+        scaling = {}
+        for workers in (1, 2, 4):
+            self.system.stop("webhook-gateway")
+            self.system.start("webhook-gateway", workers=workers)
+            self.system.wait_ready(["webhook-gateway"])
+            single = loadgen(
+                f"{self.gateway}/webhook/live-data", "single", self.tokens, self.seconds(10), 64
+            )
+            batch = loadgen(
+                f"{self.gateway}/webhook/live-data/batch",
+                "batch",
+                self.tokens,
+                self.seconds(10),
+                8,
+                batch=500,
+            )
+            scaling[workers] = {
+                "single_per_s": single["requests_per_s"],
+                "batch_readings_per_s": batch["readings_per_s"],
+            }
+        self.figures["gateway_scaling"] = scaling
+
+    # --- 7. query latency at 1M and 10M stored readings -------------------------------------
+
+    async def query_latency(self, hub: Hub, sizes: list[int]) -> None:
+        dsn = self.system.database_url(driver="postgresql")
+        await seed.seed_batteries(dsn, 1000)
+        token = await hub.admin_token()
+        tokens = ROOT / ".run" / "bench-query-token.txt"
+        tokens.write_text("".join(f"{b} {token}\n" for b in range(1, 1001)))
+        results = {}
+        done = 0
+        for size in sizes:
+            per_battery = size // 1000
+            started = time.perf_counter()
+            await seed.seed_readings(dsn, 1000, done + 1, per_battery)
+            done = per_battery
+            stored = await seed.count_readings(dsn)
+            query = loadgen(
+                f"{self.system.url('query-api')}/batteries/{{id}}/errors?time_period=last_year&limit=50",
+                "get",
+                tokens,
+                self.seconds(15),
+                4,
+            )
+            pk = await seed.primary_key_latencies(dsn, 2000)
+            results[size] = {
+                "stored_readings": stored,
+                "seed_s": time.perf_counter() - started,
+                "errors_endpoint": query,
+                "anchor_pk_p50_ms": percentile(pk, 0.5),
+                "anchor_pk_p99_ms": percentile(pk, 0.99),
+            }
+        self.figures["query"] = results
+
+
+RAW_EVENT_BYTES = 640  # a ReadingReceived event of a full 31-field reading, as JSON
+
+
+def _wait_http(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def _create_topic(bootstrap: str, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 6, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+
+
+async def _create_database(system: LocalSystem, database: str) -> None:
+    connection = await asyncpg.connect(system.database_url("postgres", "postgresql"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await connection.close()
+
+
+async def _copy_anchor(system: LocalSystem, topic: str, records: int, dsn: str) -> float:
+    """asyncpg COPY of the same rows the projector wrote, into a twin of the readings table."""
+    from aiokafka import AIOKafkaConsumer
+
+    from batteryhub_contracts.events import READING_DECODED
+    from query_api.adapters.projection import reading_row
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=system.kafka,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_poll_records=5000,
+    )
+    await consumer.start()
+    rows: list[dict[str, Any]] = []
+    try:
+        while len(rows) < records:
+            batches = await consumer.getmany(timeout_ms=2000, max_records=5000)
+            if not batches:
+                break
+            rows.extend(
+                reading_row(READING_DECODED.decode(r.value)) for rs in batches.values() for r in rs
+            )
+    finally:
+        await consumer.stop()
+    unique = list({r["reading_id"]: r for r in rows}.values())
+    columns = list(unique[0])
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(
+            "CREATE TABLE query.readings_copy (LIKE query.readings INCLUDING ALL)"
+        )
+        records_ = [
+            tuple(json.dumps(r[c]) if c in ("decoded_errors", "metrics") else r[c] for c in columns)
+            for r in unique
+        ]
+        started = time.perf_counter()
+        await connection.copy_records_to_table(
+            "readings_copy", schema_name="query", records=records_, columns=columns
+        )
+        return len(records_) / (time.perf_counter() - started)
+    finally:
+        await connection.close()
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        int(line.split()[1]) // 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_mb": memory,
+        "python": sys.version.split()[0],
+        "kernel": platform.release(),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    build_loadgen()
+    run_id = uuid.uuid4().hex[:6]
+    system = LocalSystem(
+        name=f"bench-{run_id}",
+        topic_prefix=f"bench-{run_id}.",
+        database=f"bh_bench_{run_id}",
+        ports={s: free_port() for s in SERVICES},
+    )
+    await asyncio.to_thread(system.up)
+    bench = Bench(system, args.quick)
+    hub = Hub(system)
+    try:
+        await bench.register_fleet(hub, 100 if args.quick else 200)
+        bench.single_readings(workers=1)
+        await bench.batch_readings()
+        probe = await bench.sustained(hub, args.rate, 20 if args.quick else 60)
+        bench.figures["sustained"] = probe
+        await bench.consumers(50_000 if args.quick else 200_000)
+        await bench.latency(hub, args.rate / 2, 20 if args.quick else 100)
+        bench.gateway_scaling()
+        await bench.query_latency(
+            hub, [100_000, 1_000_000] if args.quick else [1_000_000, 10_000_000]
+        )
+    finally:
+        await hub.close()
+        system.down()
+    return {
+        "machine": machine(),
+        "quick": args.quick,
+        "figures": bench.figures,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter runs, smaller data")
+    parser.add_argument(
+        "--rate", type=float, default=20_000, help="readings/s offered in the sustained run"
+    )
+    args = parser.parse_args()
+    if shutil.which("go") is None:
+        sys.exit("make bench needs Go to build the load generator")
+    result = asyncio.run(run(args))
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "benchmarks.json").write_text(json.dumps(result, indent=2, default=str))
+    from bench.report import write_report
+
+    write_report(result, DOCS / "benchmarks.md")
+    print((DOCS / "benchmarks.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Fills the query tables with many readings quickly (server-side generate_series), for the
+query-latency figures. Shape as the projector writes it: ~3 % of readings carry faults."""
+
+from __future__ import annotations
+
+import asyncpg
+
+SEED_SQL = """
+INSERT INTO query.readings (reading_id, public_id, battery_id, hub_id, measured_at, received_at,
+    time_source, device_time, clock_skewed, err, has_errors, decoded_errors, soc, voltage,
+    current, temperature, power, latitude, longitude, metrics)
+SELECT md5(b::text || ':' || n::text)::uuid,
+       ((b::bigint * 1000003 + n) % 9007199254740991),
+       b, 1,
+       now() - make_interval(secs => n * 60 + b),
+       now() - make_interval(secs => n * 60 + b),
+       'rtc', now() - make_interval(secs => n * 60 + b), false,
+       CASE WHEN n % 33 = 0 THEN 'TG' ELSE '' END,
+       n % 33 = 0,
+       CASE WHEN n % 33 = 0 THEN '[{"code":"T","name":"tempSensorError","description":"Temperature sensor error","severity":"warning"},{"code":"G","name":"gpsError","description":"GPS error","severity":"warning"}]'::jsonb ELSE '[]'::jsonb END,
+       50 + (n % 50), 13.1, -0.4, 24.5, -5.2, 55.622, -3.527,
+       '{"soc": 50.0, "v": 13.1, "i": -0.4, "t": 24.5, "p": -5.2}'::jsonb
+FROM generate_series($1::int, $2::int) AS b, generate_series($3::int, $4::int) AS n
+ON CONFLICT DO NOTHING
+"""
+
+
+async def seed_batteries(dsn: str, batteries: int) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(
+            """INSERT INTO query.batteries (battery_id, hub_id, name, device_id, revoked, revision,
+                   registered_at, updated_at)
+               SELECT b, 1, 'SEED' || b, NULL, false, 1, now(), now()
+               FROM generate_series(1, $1::int) AS b ON CONFLICT DO NOTHING""",
+            batteries,
+        )
+    finally:
+        await connection.close()
+
+
+async def seed_readings(dsn: str, batteries: int, first: int, last: int) -> None:
+    """Readings ``first``..``last`` (minutes back in time) for batteries 1..``batteries``."""
+    connection = await asyncpg.connect(dsn, command_timeout=3600)
+    try:
+        step = 100
+        for low in range(1, batteries + 1, step):
+            await connection.execute(SEED_SQL, low, min(low + step - 1, batteries), first, last)
+        await connection.execute("ANALYZE query.readings")
+    finally:
+        await connection.close()
+
+
+async def count_readings(dsn: str) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM query.readings"))
+    finally:
+        await connection.close()
+
+
+async def primary_key_latencies(dsn: str, samples: int) -> list[float]:
+    """Milliseconds of a primary-key lookup on the same table, from the client side."""
+    import time
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        ids = [
+            r[0]
+            for r in await connection.fetch(
+                "SELECT reading_id FROM query.readings TABLESAMPLE SYSTEM (0.1) LIMIT $1", samples
+            )
+        ]
+        statement = await connection.prepare("SELECT * FROM query.readings WHERE reading_id = $1")
+        latencies = []
+        for reading_id in ids:
+            started = time.perf_counter()
+            await statement.fetchrow(reading_id)
+            latencies.append((time.perf_counter() - started) * 1000)
+        return latencies
+    finally:
+        await connection.close()

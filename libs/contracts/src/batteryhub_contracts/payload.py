@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any, Literal
 
@@ -173,16 +173,31 @@ def parse_date_time(day: object, clock: object) -> datetime | None:
     if not isinstance(clock, str):
         return None
     parsed_day = _parse_date(day.strip())
-    try:
-        parsed_time = datetime.strptime(clock.strip(), TIME_FORMAT).time()
-    except ValueError:
-        return None
-    if parsed_day is None or parsed_day.year < EARLIEST_VALID_YEAR:
+    parsed_time = _parse_time(clock.strip())
+    if parsed_day is None or parsed_time is None or parsed_day.year < EARLIEST_VALID_YEAR:
         return None
     return datetime.combine(parsed_day, parsed_time, tzinfo=UTC)
 
 
+def _parse_time(text: str) -> time | None:
+    # fromisoformat is ~10x faster than strptime; the length check keeps it to HH:MM:SS.
+    if len(text) == 8 and text[2] == ":" and text[5] == ":":
+        try:
+            return time.fromisoformat(text)
+        except ValueError:
+            return None
+    try:
+        return datetime.strptime(text, TIME_FORMAT).time()
+    except ValueError:
+        return None
+
+
 def _parse_date(text: str) -> date | None:
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return date.fromisoformat(text)  # the common %Y-%m-%d, fast
+        except ValueError:
+            pass
     for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()

@@ -94,6 +94,8 @@ class EventPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
+            # aiokafka keeps one request in flight per broker: each request must carry a lot.
+            max_batch_size=512 * 1024,
             request_timeout_ms=max(timeout_ms, 1000),
             retry_backoff_ms=100,
             **self._connection.client_kwargs(),

@@ -10,7 +10,8 @@ from batteryhub_contracts.ids import derived_id
 def decode_reading(raw: ReadingReceived) -> ReadingDecoded:
     """Every reading gets a decoded twin, with or without errors. Its id derives from the raw
     reading's, so decoding the same reading twice yields the same event."""
-    return ReadingDecoded(
+    # model_construct: the raw event was validated when it was read off the topic.
+    return ReadingDecoded.model_construct(
         event_id=derived_id(raw.event_id, "decoded"),
         occurred_at=raw.occurred_at,
         reading_id=raw.event_id,

@@ -29,10 +29,12 @@ def reading_event(
         reading_id = uuid.uuid4()
     else:
         reading_id = reading_id_for(battery.battery_id, parsed.device_time)
-    return ReadingReceived(
+    # model_construct: every field was validated by the parser and the registry already, and
+    # this runs once per reading on the ingest hot path (a third of its cost with validation).
+    return ReadingReceived.model_construct(
         event_id=reading_id,
         occurred_at=received_at,
-        reading=ReadingFields(
+        reading=ReadingFields.model_construct(
             battery_id=battery.battery_id,
             hub_id=battery.hub_id,
             battery_name=battery.name,

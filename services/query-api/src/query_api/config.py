@@ -23,6 +23,10 @@ class Settings(ServiceSettings, DatabaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     projector_group_id: str = "query-projector"
     max_records: int = Field(default=500, ge=1, le=10_000)
+    # Brute-force limits of the login endpoint, per process (see batteryhub_platform.login_guard).
+    login_max_failures: int = Field(default=10, ge=1)
+    login_failure_window_s: float = Field(default=300.0, gt=0)
+    login_max_pending_checks: int = Field(default=16, ge=1)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -18,6 +18,10 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     registry_catch_up_timeout_s: float = Field(default=30.0, gt=0)
+    # Brute-force limits of the login endpoint, per process (see batteryhub_platform.login_guard).
+    login_max_failures: int = Field(default=10, ge=1)
+    login_failure_window_s: float = Field(default=300.0, gt=0)
+    login_max_pending_checks: int = Field(default=16, ge=1)
 
     @model_validator(mode="after")
     def _keys_are_real_outside_local(self) -> Settings:

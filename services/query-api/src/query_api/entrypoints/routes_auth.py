@@ -10,9 +10,11 @@ from pydantic import ValidationError
 
 from batteryhub_contracts.payload import PayloadError, decode_json_object
 from batteryhub_platform.http import ApiError
+from batteryhub_platform.login_guard import TooManyAttempts
 from batteryhub_platform.tokens import issue_user_token
 from query_api.adapters.users import NewUser, UsernameTaken
 from query_api.entrypoints.deps import SettingsDep, Superadmin, UsersDep
+from query_api.entrypoints.login_limits import LoginGuardDep
 from query_api.entrypoints.schemas import (
     ErrorAnswer,
     TokenPublic,
@@ -25,6 +27,7 @@ router = APIRouter(tags=["users"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"model": ErrorAnswer} for c in (400, 401, 403, 409, 413, 422, 503)
 }
+_LOGIN_ERRORS = _ERRORS | {429: {"model": ErrorAnswer}}
 
 
 async def _credentials(request: Request) -> TokenRequest:
@@ -33,6 +36,9 @@ async def _credentials(request: Request) -> TokenRequest:
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
         data: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        if any("\x00" in v for v in data.values()):
+            # PostgreSQL cannot compare text holding NUL; the JSON path refuses it the same way.
+            raise PayloadError("request body contains a NUL character")
     else:
         data = decode_json_object(await request.body())
     try:
@@ -44,7 +50,7 @@ async def _credentials(request: Request) -> TokenRequest:
 @router.post(
     "/auth/token",
     response_model=TokenPublic,
-    responses=_ERRORS,
+    responses=_LOGIN_ERRORS,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -55,11 +61,20 @@ async def _credentials(request: Request) -> TokenRequest:
         }
     },
 )
-async def login(request: Request, users: UsersDep, settings: SettingsDep) -> TokenPublic:
+async def login(
+    request: Request, users: UsersDep, settings: SettingsDep, guard: LoginGuardDep
+) -> TokenPublic:
     credentials = await _credentials(request)
-    user = await users.authenticate(credentials.username, credentials.password)
-    if user is None:
-        raise ApiError(401, "wrong username or password", {"WWW-Authenticate": "Bearer"})
+    try:
+        async with guard.attempt(f"user:{credentials.username}") as attempt:
+            user = await users.authenticate(credentials.username, credentials.password)
+            if user is None:
+                raise ApiError(401, "wrong username or password", {"WWW-Authenticate": "Bearer"})
+            attempt.succeeded()
+    except TooManyAttempts as exc:
+        raise ApiError(
+            429, "too many login attempts; try again later", {"Retry-After": str(exc.retry_after_s)}
+        ) from None
     ttl = timedelta(hours=settings.user_token_ttl_hours)
     return TokenPublic(
         access_token=issue_user_token(settings.user_key, user, datetime.now(UTC), ttl),

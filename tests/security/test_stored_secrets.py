@@ -1,0 +1,118 @@
+"""Secrets rest only as argon2id hashes of at least OWASP's strength (19 MiB, t=2): user
+passwords in the query schema, battery secrets on the registry topic, and a password hashed
+with weaker parameters is upgraded when its user next logs in."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from argon2 import PasswordHasher
+
+from batteryhub_contracts.events import REGISTRY_EVENT
+from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, full_name
+from tests.hub import Hub
+
+pytestmark = pytest.mark.e2e
+
+MIN_MEMORY_KIB = 19 * 1024
+MIN_TIME_COST = 2
+ARGON2 = re.compile(r"^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$")
+
+
+def _assert_strong(stored: str, owner: str) -> None:
+    match = ARGON2.match(stored)
+    assert match, f"{owner}: not an argon2id hash: {stored[:20]}..."
+    memory, time_cost, _ = map(int, match.groups())
+    assert memory >= MIN_MEMORY_KIB, f"{owner}: m={memory}"
+    assert time_cost >= MIN_TIME_COST, f"{owner}: t={time_cost}"
+
+
+@pytest.fixture
+async def database(hub: Hub) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(hub.system.database_url(driver="postgresql"))
+    yield connection
+    await connection.close()
+
+
+async def _partitions(hub: Hub, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=hub.system.kafka)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+
+
+async def _topic(hub: Hub, name: str) -> list[bytes]:
+    topic = full_name(name, hub.system.topic_prefix)
+    consumer = AIOKafkaConsumer(bootstrap_servers=hub.system.kafka, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(hub, topic)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        values: list[bytes] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                values.extend(r.value for r in records if r.value is not None)
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def test_every_user_password_is_stored_as_a_strong_argon2id_hash(
+    hub: Hub, database: asyncpg.Connection
+) -> None:
+    await hub.create_user("user", 1)
+    rows = await database.fetch("SELECT username, password_hash FROM query.users")
+    assert len(rows) >= 2
+    for row in rows:
+        _assert_strong(row["password_hash"], row["username"])
+
+
+async def test_every_battery_secret_on_the_registry_topic_is_a_strong_argon2id_hash(
+    hub: Hub,
+) -> None:
+    battery_id, secret = await hub.register()
+    await hub.send_ok(await hub.battery_token(battery_id, secret), {"id": battery_id, "soc": 1})
+    raw = await _topic(hub, REGISTRY)
+    events = [REGISTRY_EVENT.decode(value) for value in raw]
+    assert battery_id in {e.battery.battery_id for e in events}
+    for event in events:
+        _assert_strong(event.battery.secret_hash, f"battery {event.battery.battery_id}")
+    for name in (REGISTRY, READINGS_RAW):
+        assert not [v for v in await _topic(hub, name) if secret.encode() in v], name
+
+
+async def test_a_weaker_password_hash_is_upgraded_when_its_user_logs_in(
+    hub: Hub, database: asyncpg.Connection
+) -> None:
+    username, password = f"legacy-{uuid.uuid4().hex[:10]}", "pw-" + uuid.uuid4().hex
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(password)
+    await database.execute(
+        "INSERT INTO query.users (username, password_hash, role, hub_id) VALUES ($1, $2, $3, $4)",
+        username,
+        weak,
+        "user",
+        1,
+    )
+    await hub.login(username, password)
+    stored = await database.fetchval(
+        "SELECT password_hash FROM query.users WHERE username = $1", username
+    )
+    assert stored != weak
+    _assert_strong(stored, username)
+    assert PasswordHasher().verify(stored, password)
+    await hub.login(username, password)
+    unchanged = await database.fetchval(
+        "SELECT password_hash FROM query.users WHERE username = $1", username
+    )
+    assert unchanged == stored, "a hash of current strength is not rewritten"

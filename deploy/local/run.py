@@ -155,6 +155,7 @@ class LocalSystem:
             "--port",
             str(port or self.ports[service]),
             "--no-access-log",
+            "--no-server-header",
             "--loop",
             "uvloop",
             "--http",

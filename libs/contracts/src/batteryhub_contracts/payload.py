@@ -119,7 +119,12 @@ def parse_battery_id(value: object) -> int:
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 16:
+    elif (
+        isinstance(value, str)
+        and value.strip().isascii()
+        and value.strip().isdigit()
+        and len(value.strip()) <= 16
+    ):
         number = int(value.strip())
     else:
         raise PayloadError(f"battery id must be a positive integer, got {_show(value)}")
@@ -142,6 +147,8 @@ def parse_number(value: object, spec: FieldSpec) -> float | int:
     if isinstance(value, int | float):
         number: float = value
     elif isinstance(value, str):
+        if not value.isascii():  # float() would read Arabic-Indic and other digits
+            raise ValueError(f"not a number: {_show(value)}")
         try:
             number = float(value.strip())
         except ValueError:

@@ -21,7 +21,9 @@ def make_engine(url: str, pool_size: int = 10, statement_timeout_ms: int = 10_00
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip on every request): after a database restart
+        # the first failed statement invalidates the whole pool, answered as a 503.
+        pool_pre_ping=False,
         pool_timeout=5,
         connect_args={
             "timeout": 5,

@@ -30,6 +30,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 )
 
+# The interactive API docs load their scripts and styles from a CDN: no CSP there.
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+DOCS_HEADERS = tuple(h for h in SECURITY_HEADERS if h[0] != b"content-security-policy")
+
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered", ["method", "route", "status"]
 )
@@ -106,7 +110,8 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 response_started[0] = True
                 status_holder[0] = message["status"]
-                extra = [(CORRELATION_HEADER.encode(), cid.encode()), *SECURITY_HEADERS]
+                own = DOCS_HEADERS if scope["path"] in DOCS_PATHS else SECURITY_HEADERS
+                extra = [(CORRELATION_HEADER.encode(), cid.encode()), *own]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
@@ -116,16 +121,29 @@ class EdgeMiddleware:
             if not response_started[0]:
                 await self._too_large(send, cid, limit)
             status_holder[0] = 413
+        except Exception:
+            # Answered here, not by Starlette's outermost handler, so even a 500 carries the
+            # correlation id and the security headers. The traceback goes to the log only.
+            log.exception("unhandled error", extra={"correlation_id": cid})
+            if response_started[0]:
+                raise
+            status_holder[0] = 500
+            body = f'{{"detail":"internal error; correlation id {cid}"}}'.encode()
+            await self._send_json(send, 500, body, cid)
         finally:
             self._observe(scope, status_holder[0], started)
             correlation_id.reset(token)
 
     async def _too_large(self, send: Send, cid: str, limit: int) -> None:
         body = b'{"detail":"request body exceeds the limit of ' + str(limit).encode() + b' bytes"}'
+        await self._send_json(send, 413, body, cid)
+
+    @staticmethod
+    async def _send_json(send: Send, status: int, body: bytes, cid: str) -> None:
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -165,11 +183,11 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return _error(400, "request body is not valid JSON")
-    cleaned = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in errors
-    ]
-    return _error(422, cleaned)
+    # One error format everywhere: ``detail`` is a sentence, naming each bad field.
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors
+    )
+    return _error(422, problems or "invalid request")
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -184,3 +184,28 @@ def signing_key(profile: str, configured: str | None, dev_default: str, env_name
             "characters outside the local profile"
         )
     return key
+
+
+class VerifiedTokens:
+    """Remembers tokens already verified, so a device posting every minute with the same
+    token costs one HMAC check per process instead of one per request. Entries are trusted
+    only until the token's own expiry; the caller still checks revocation each time."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, BatteryPrincipal | UserPrincipal]] = {}
+
+    def get(self, token: str, now: float) -> BatteryPrincipal | UserPrincipal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        expires, principal = entry
+        if now >= expires:
+            del self._entries[token]
+            return None
+        return principal
+
+    def put(self, token: str, expires: float, principal: BatteryPrincipal | UserPrincipal) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()  # crude but bounded; a refill costs one verification each
+        self._entries[token] = (expires, principal)

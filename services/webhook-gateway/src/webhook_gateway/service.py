@@ -21,10 +21,12 @@ from batteryhub_contracts.payload import (
 )
 from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, battery_key, full_name
 from batteryhub_platform.kafka import EventPublisher, Outgoing
+from batteryhub_platform.login_guard import LoginGuard, TooManyAttempts
 from batteryhub_platform.tokens import (
     BatteryPrincipal,
     InvalidToken,
     UserPrincipal,
+    VerifiedTokens,
     issue_battery_token,
     verify_battery_token,
     verify_user_token,
@@ -70,14 +72,21 @@ class Gateway:
         self._user_key = self.settings.secret("user_token_key")
         self._raw_topic = full_name(READINGS_RAW, self.settings.topic_prefix)
         self._registry_topic = full_name(REGISTRY, self.settings.topic_prefix)
+        self._verified = VerifiedTokens()
 
     # --- authentication -------------------------------------------------------------
 
     def battery_principal(self, token: str) -> BatteryPrincipal:
-        try:
-            principal = verify_battery_token(token, self._battery_key)
-        except InvalidToken:
-            raise Unauthorized from None
+        now = time.time()
+        cached = self._verified.get(token, now)
+        if isinstance(cached, BatteryPrincipal):
+            principal = cached
+        else:
+            try:
+                principal = verify_battery_token(token, self._battery_key)
+            except InvalidToken:
+                raise Unauthorized from None
+            self._verified.put(token, principal.expires_at.timestamp(), principal)
         record = self.registry.active(principal.battery_id)
         if record is None or record.revision != principal.revision:
             raise Unauthorized  # revoked, or its secret rotated since the token was issued
@@ -99,20 +108,28 @@ class Gateway:
                 raise Unauthorized from None
             return user
 
-    async def login(self, body: bytes) -> dict[str, Any]:
+    async def login(self, body: bytes, guard: LoginGuard) -> dict[str, Any]:
+        """Raises ``TooManyAttempts`` (before any argon2 work) when ``guard`` says so."""
         payload = decode_json_object(body)
         secret = payload.get("battery_secret")
         if not isinstance(secret, str) or not secret or len(secret) > 256:
             raise PayloadError("'battery_secret' must be a non-empty string")
         battery_id = parse_battery_id(payload.get("battery_id"))
-        record = self.registry.active(battery_id)
-        if record is None:
-            await self.hasher.dummy_verify(secret)
+        try:
+            async with guard.attempt(f"battery:{battery_id}") as attempt:
+                record = self.registry.active(battery_id)
+                if record is None:
+                    await self.hasher.dummy_verify(secret)
+                    raise Unauthorized
+                if not await self.hasher.verify(record.secret_hash, secret):
+                    raise Unauthorized
+                attempt.succeeded()
+        except Unauthorized:
             metrics.LOGINS.labels("refused").inc()
-            raise Unauthorized
-        if not await self.hasher.verify(record.secret_hash, secret):
-            metrics.LOGINS.labels("refused").inc()
-            raise Unauthorized
+            raise
+        except TooManyAttempts:
+            metrics.LOGINS.labels("throttled").inc()
+            raise
         metrics.LOGINS.labels("ok").inc()
         return self._token_body(record)
 

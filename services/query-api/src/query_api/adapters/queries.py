@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, true, update
+from sqlalchemy import Select, func, select, text, true, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,26 +60,42 @@ def _batteries_query(hubs: Hubs) -> Select[Any]:
     )
 
 
+# The two queries behind the error history, the app's most frequent call, are plain SQL:
+# building and caching SQLAlchemy constructs cost more than PostgreSQL's work here.
+_BATTERY_NAME = text(
+    "SELECT name FROM query.batteries WHERE battery_id = :battery_id "
+    "AND (CAST(:all_hubs AS boolean) OR hub_id = ANY(CAST(:hubs AS bigint[])))"
+)
+# "has_errors" alone (not "IS true") so the planner uses the partial index WHERE has_errors;
+# the window count covers every matching row, before LIMIT: one round trip.
+_ERROR_HISTORY = text(
+    "SELECT public_id, measured_at, err, decoded_errors, soc, voltage, current, temperature, "
+    "power, latitude, longitude, count(*) OVER () AS total FROM query.readings "
+    "WHERE battery_id = :battery_id AND has_errors AND measured_at >= :start "
+    "AND measured_at <= :end ORDER BY measured_at DESC, public_id DESC LIMIT :limit"
+)
+
+
+async def battery_name(c: AsyncConnection, battery_id: int, hubs: Hubs) -> str | None:
+    name = (
+        await c.execute(
+            _BATTERY_NAME,
+            {"battery_id": battery_id, "all_hubs": hubs is None, "hubs": sorted(hubs or ())},
+        )
+    ).scalar_one_or_none()
+    return None if name is None else str(name)
+
+
 async def error_history(
     c: AsyncConnection, battery_id: int, start: datetime, end: datetime, limit: int
 ) -> tuple[int, Sequence[Row[Any]]]:
-    in_period = (
-        readings.c.battery_id == battery_id,
-        readings.c.has_errors.is_(True),
-        readings.c.measured_at >= start,
-        readings.c.measured_at <= end,
-    )
-    total = (
-        await c.execute(select(func.count()).select_from(readings).where(*in_period))
-    ).scalar_one()
-    rows = (
+    rows: Sequence[Row[Any]] = (
         await c.execute(
-            select(readings)
-            .where(*in_period)
-            .order_by(readings.c.measured_at.desc(), readings.c.public_id.desc())
-            .limit(limit)
+            _ERROR_HISTORY,
+            {"battery_id": battery_id, "start": start, "end": end, "limit": limit},
         )
     ).all()
+    total = int(rows[0].total) if rows else 0
     return total, rows
 
 

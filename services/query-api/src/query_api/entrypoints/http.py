@@ -73,13 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def database_ready() -> tuple[str, bool]:
         return "database", await database_reachable(app.state.engine)
 
-    install_edges(
-        app, max_body_bytes=settings.max_body_bytes, readiness=[kafka_ready, database_ready]
-    )
-    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
-    app.add_exception_handler(DBAPIError, _database_unavailable)
-    app.add_exception_handler(SQLAlchemyTimeout, _database_unavailable)
     if settings.cors_origins:
+        # Added before the shared edge so the edge stays outermost: preflight answers get
+        # the correlation id and security headers too.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -88,6 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Correlation-ID"],
             max_age=600,
         )
+    install_edges(
+        app, max_body_bytes=settings.max_body_bytes, readiness=[kafka_ready, database_ready]
+    )
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(SQLAlchemyTimeout, _database_unavailable)
     app.include_router(routes_auth.router)
     app.include_router(routes_read.router)
     return app

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from batteryhub_contracts.topics import REGISTRY
 from batteryhub_platform.http import ApiError, install_edges
 from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, broker_reachable
+from batteryhub_platform.login_guard import TooManyAttempts
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.tokens import BatteryPrincipal, InvalidToken, UserPrincipal, bearer_token
 from webhook_gateway import metrics
@@ -22,6 +23,7 @@ from webhook_gateway.adapters.registry_follower import RegistryFollower
 from webhook_gateway.adapters.secrets import SecretHasher
 from webhook_gateway.config import Settings
 from webhook_gateway.domain.registry import BatteryRegistry, RegistryError
+from webhook_gateway.entrypoints.login_limits import LoginGuardDep
 from webhook_gateway.entrypoints.schemas import (
     BatchAnswer,
     BatteryCreate,
@@ -42,7 +44,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _gateway(request: Request) -> Gateway:
+# Dependencies are async: FastAPI runs plain functions in a thread pool, a thread hop
+# per request that cost milliseconds under load.
+async def _gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
@@ -58,14 +62,16 @@ def _token(authorization: str | None) -> str:
         raise UNAUTHORIZED from None
 
 
-def device_principal(gateway: GatewayDep, authorization: AuthorizationHeader = None) -> Principal:
+async def device_principal(
+    gateway: GatewayDep, authorization: AuthorizationHeader = None
+) -> Principal:
     try:
         return gateway.device_principal(_token(authorization))
     except Unauthorized:
         raise UNAUTHORIZED from None
 
 
-def battery_principal(
+async def battery_principal(
     gateway: GatewayDep, authorization: AuthorizationHeader = None
 ) -> BatteryPrincipal:
     try:
@@ -74,7 +80,7 @@ def battery_principal(
         raise UNAUTHORIZED from None
 
 
-def admin_principal(
+async def admin_principal(
     gateway: GatewayDep, authorization: AuthorizationHeader = None
 ) -> UserPrincipal:
     try:
@@ -112,14 +118,20 @@ device = APIRouter(tags=["devices"])
     "/auth/battery-login",
     response_model=TokenAnswer,
     response_model_exclude_none=True,
-    responses=_ERRORS,
+    responses=_ERRORS | {429: {"model": ErrorAnswer}},
     openapi_extra=_json_body(BatteryLogin),
 )
-async def battery_login(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+async def battery_login(
+    request: Request, gateway: GatewayDep, guard: LoginGuardDep
+) -> dict[str, Any]:
     try:
-        return await gateway.login(await request.body())
+        return await gateway.login(await request.body(), guard)
     except Unauthorized:
         raise ApiError(401, "invalid battery credentials") from None
+    except TooManyAttempts as exc:
+        raise ApiError(
+            429, "too many login attempts; try again later", {"Retry-After": str(exc.retry_after_s)}
+        ) from None
 
 
 @device.post("/auth/battery-refresh", response_model=TokenAnswer, responses=_ERRORS)

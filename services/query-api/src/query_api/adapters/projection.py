@@ -7,8 +7,8 @@ changes nothing; a batch is one transaction, committed before its offsets are.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -26,7 +26,18 @@ from batteryhub_contracts.ids import reading_public_id
 from query_api.adapters.tables import batteries, notifications
 
 RegistryEvent = BatteryRegistered | BatterySecretRotated | BatteryRevoked
+E = TypeVar("E")
 _CHUNK = 1000  # rows per statement, well under PostgreSQL's 32,767 parameters
+
+
+def _first_of_each(events: Sequence[E], key: Callable[[E], Hashable]) -> list[E]:
+    """The first event per key, in log order. ON CONFLICT keeps the row already stored, so
+    within a batch the first copy must win too, or a replay (bigger batches) would keep a
+    later copy of a re-sent reading than the live projection did."""
+    first: dict[Hashable, E] = {}
+    for event in events:
+        first.setdefault(key(event), event)
+    return list(first.values())
 
 
 def reading_row(event: ReadingDecoded) -> dict[str, Any]:
@@ -118,7 +129,7 @@ async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> 
     CONFLICT keeps redeliveries and retried uploads single."""
     if not events:
         return
-    rows = list({e.reading_id: reading_row(e) for e in events}.values())
+    rows = [reading_row(e) for e in _first_of_each(events, lambda e: e.reading_id)]
     columns = {
         name: [json.dumps(r[name]) if kind == "jsonb" else r[name] for r in rows]
         for name, kind in _READING_TYPES.items()
@@ -155,7 +166,7 @@ async def apply_registry(c: AsyncConnection, events: Sequence[RegistryEvent]) ->
 
 
 async def add_notifications(c: AsyncConnection, events: Sequence[NotificationRaised]) -> None:
-    rows = list({e.notification_id: notification_row(e) for e in events}.values())
+    rows = [notification_row(e) for e in _first_of_each(events, lambda e: e.notification_id)]
     for start in range(0, len(rows), _CHUNK):
         await c.execute(
             insert(notifications).values(rows[start : start + _CHUNK]).on_conflict_do_nothing()

@@ -49,7 +49,13 @@ def _batteries_query(hubs: Hubs) -> Select[Any]:
             readings.c.err,
         )
         .where(readings.c.battery_id == batteries.c.battery_id)
-        .order_by(readings.c.measured_at.desc())
+        # A full tie-break: readings of one batch share a receive time, and a replay must
+        # pick the same "latest" reading as the live projection did.
+        .order_by(
+            readings.c.measured_at.desc(),
+            readings.c.received_at.desc(),
+            readings.c.public_id.desc(),
+        )
         .limit(1)
         .lateral("latest")
     )

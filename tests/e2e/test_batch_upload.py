@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ def at(minutes_ago: int) -> dict[str, str]:
     return {"d": moment.strftime("%Y-%m-%d"), "tm": moment.strftime("%H:%M:%S")}
 
 
-async def post_batch(hub: Hub, token: str, items: object) -> tuple[int, dict[str, object]]:
+async def post_batch(hub: Hub, token: str, items: object) -> tuple[int, dict[str, Any]]:
     answer = await hub.gateway.post(
         "/webhook/live-data/batch", json=items, headers={"Authorization": f"Bearer {token}"}
     )
@@ -37,7 +38,7 @@ async def test_each_item_is_accepted_or_rejected_with_a_reason(hub: Hub) -> None
     assert code == 200
     assert (answer["status"], answer["accepted"], answer["rejected"]) == ("partial", 2, 4)
     results = answer["results"]
-    assert [r["status"] for r in results] == [  # type: ignore[union-attr]
+    assert [r["status"] for r in results] == [
         "accepted",
         "accepted",
         "rejected",
@@ -45,10 +46,10 @@ async def test_each_item_is_accepted_or_rejected_with_a_reason(hub: Hub) -> None
         "rejected",
         "rejected",
     ]
-    assert results[1]["skipped_fields"] == {"soc": 'not a number: "abc"'}  # type: ignore[index]
-    assert "only for battery" in results[2]["reason"]  # type: ignore[index]
-    assert "255" in results[4]["reason"]  # type: ignore[index]
-    assert "missing battery id" in results[5]["reason"]  # type: ignore[index]
+    assert results[1]["skipped_fields"] == {"soc": 'not a number: "abc"'}
+    assert "only for battery" in results[2]["reason"]
+    assert "255" in results[4]["reason"]
+    assert "missing battery id" in results[5]["reason"]
 
 
 async def test_a_retried_batch_does_not_double_readings_and_history_follows_device_time(
@@ -59,8 +60,8 @@ async def test_a_retried_batch_does_not_double_readings_and_history_follows_devi
     first = await post_batch(hub, token, items)
     again = await post_batch(hub, token, items)
     assert first[0] == again[0] == 200
-    ids = [r["data_id"] for r in first[1]["results"]]  # type: ignore[union-attr]
-    assert ids == [r["data_id"] for r in again[1]["results"]]  # type: ignore[union-attr]
+    ids = [r["data_id"] for r in first[1]["results"]]
+    assert ids == [r["data_id"] for r in again[1]["results"]]
     await hub.settled()
     history = (await hub.errors(battery_id)).json()
     assert history["total_errors"] == 50
@@ -74,7 +75,7 @@ async def test_a_device_clock_in_the_future_is_flagged_and_stored_at_receive_tim
         hub, token, [{"id": battery_id, "err": "R", **at(-60 * 24 * 400)}]
     )
     assert code == 200
-    (item,) = answer["results"]  # type: ignore[misc]
+    (item,) = answer["results"]
     assert item["clock_skewed"] is True
     await hub.settled()
     history = (await hub.errors(battery_id, time_period="last_24_hours")).json()

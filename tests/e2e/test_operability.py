@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_RAW
 from deploy.local.run import SERVICES
@@ -28,7 +29,12 @@ async def test_every_service_is_alive_ready_and_exposes_metrics(hub: Hub, servic
             assert "consumer_messages_total" in metrics
 
 
-async def _records(hub: Hub, topic: str, predicate, timeout_s: float = 15) -> list:  # type: ignore[no-untyped-def]
+async def _records(
+    hub: Hub,
+    topic: str,
+    predicate: Callable[[ConsumerRecord[bytes, bytes]], bool],
+    timeout_s: float = 15,
+) -> list[ConsumerRecord[bytes, bytes]]:
     consumer = AIOKafkaConsumer(
         hub.system.topic_prefix + topic,
         bootstrap_servers=hub.system.kafka,
@@ -37,7 +43,7 @@ async def _records(hub: Hub, topic: str, predicate, timeout_s: float = 15) -> li
         enable_auto_commit=False,
     )
     await consumer.start()
-    found: list = []  # type: ignore[type-arg]
+    found: list[ConsumerRecord[bytes, bytes]] = []
     try:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while not found and asyncio.get_running_loop().time() < deadline:
@@ -60,6 +66,7 @@ async def test_poison_on_the_raw_topic_goes_to_dead_letters_and_the_pipeline_car
             hub.system.topic_prefix + READINGS_RAW,
             b'{"type": "reading_received"}',
             key=b"1",
+            # A foreign producer's None header, on purpose: it must not stop the consumer.
             headers=[("odd-header", None)],  # type: ignore[list-item]
         )
     finally:

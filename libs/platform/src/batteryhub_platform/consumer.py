@@ -43,7 +43,6 @@ from batteryhub_platform.kafka import (
     Outgoing,
     RawOutgoing,
 )
-from batteryhub_platform.logs import correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -301,8 +300,3 @@ class ConsumerRunner:
             LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
             total += lag
         return total
-
-
-def set_correlation(item: Incoming[Any]) -> None:
-    """Log lines written while handling ``item`` carry its correlation id."""
-    correlation_id.set(item.correlation_id)

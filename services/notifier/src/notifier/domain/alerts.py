@@ -10,7 +10,6 @@ caller telling which codes of this very reading were already notified: those are
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -92,8 +91,3 @@ def apply_read(state: OpenAlerts, event: NotificationRead) -> OpenAlerts:
     if state.unread.get(event.code) != event.notification_id:
         return state
     return OpenAlerts(state.battery_id, {c: n for c, n in state.unread.items() if c != event.code})
-
-
-def read_event_id(notification_id: int) -> uuid.UUID:
-    """Marking a notification read twice is the same fact."""
-    return derived_id(uuid.UUID(int=notification_id), "notification-read")

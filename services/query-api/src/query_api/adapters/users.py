@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_platform.tokens import Role, UserPrincipal
@@ -30,13 +32,13 @@ class NewUser:
     accessible_hub_ids: frozenset[int]
 
 
-def _principal(row: object) -> UserPrincipal:
+def _principal(row: Row[Any]) -> UserPrincipal:
     return UserPrincipal(
-        user_id=row.id,  # type: ignore[attr-defined]
-        username=row.username,  # type: ignore[attr-defined]
-        role=row.role,  # type: ignore[attr-defined]
-        hub_id=row.hub_id,  # type: ignore[attr-defined]
-        accessible_hub_ids=frozenset(row.accessible_hub_ids or ()),  # type: ignore[attr-defined]
+        user_id=row.id,
+        username=row.username,
+        role=row.role,
+        hub_id=row.hub_id,
+        accessible_hub_ids=frozenset(row.accessible_hub_ids or ()),
     )
 
 

@@ -34,7 +34,7 @@ from bench import seed
 from bench.anchors.kafka_latency import produce_consume_latency
 from bench.anchors.passthrough import passthrough
 from bench.kafka_tools import end_offsets, group_lag, producer_performance
-from deploy.local.run import PYTHON, ROOT, SERVICES, LocalSystem
+from deploy.local.run import PYTHON, ROOT, SERVICES, LocalSystem, rss_mb
 from tests.hub import Hub
 
 LOADGEN = ROOT / ".cache" / "bin" / "loadgen"
@@ -100,25 +100,6 @@ def loadgen(
     result: dict[str, Any] = json.loads(out.read_text())
     out.unlink()
     return result
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn workers), in MB."""
-    total = 0
-    pids = [pid] + [
-        int(p)
-        for p in subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True
-        ).stdout.split()
-    ]
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total / 1024
 
 
 @dataclass

@@ -32,6 +32,11 @@ class Servers:
     pg_password: str
     stop_kafka: Callable[[], None]
     start_kafka: Callable[[], None]
+    kill_kafka: Callable[[], None]
+    """SIGKILL the broker (start it again with ``start_kafka``)."""
+    crash_pg: Callable[[], None]
+    """PostgreSQL's immediate shutdown: no checkpoint, crash recovery on the next start."""
+    start_pg: Callable[[], None]
 
 
 INFRA = Path(__file__).resolve().parents[1] / "deploy" / "local" / "infra.sh"
@@ -94,6 +99,9 @@ def test_servers() -> Iterator[Servers]:
         os.environ.get("PG_PASSWORD", "batteryhub"),
         stop_kafka=_infra("kafka-down"),
         start_kafka=_infra("kafka-up"),
+        kill_kafka=_infra("kafka-kill"),
+        crash_pg=_infra("pg-crash"),
+        start_pg=_infra("pg-up"),
     )
 
 
@@ -106,7 +114,8 @@ def _containers() -> Iterator[Servers]:
         KafkaContainer("apache/kafka:4.1.0").with_kraft() as kafka,
         PostgresContainer("postgres:15", password="batteryhub") as pg,
     ):
-        # A paused container is a broker that stopped answering: the outage tests need no more.
+        # A paused container is a server that stopped answering: the outage tests need no
+        # more (a killed container would come back on another port).
         yield Servers(
             kafka.get_bootstrap_server(),
             pg.get_container_host_ip(),
@@ -114,4 +123,7 @@ def _containers() -> Iterator[Servers]:
             "batteryhub",
             stop_kafka=lambda: kafka.get_wrapped_container().pause(),
             start_kafka=lambda: kafka.get_wrapped_container().unpause(),
+            kill_kafka=lambda: kafka.get_wrapped_container().pause(),
+            crash_pg=lambda: pg.get_wrapped_container().pause(),
+            start_pg=lambda: pg.get_wrapped_container().unpause(),
         )

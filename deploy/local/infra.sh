@@ -3,7 +3,9 @@
 # combined broker+controller, jars from Maven Central) and a private
 # PostgreSQL 15 cluster (Debian binaries, not the system cluster).
 #
-# Usage: deploy/local/infra.sh {up|down|status|kafka-up|kafka-down|pg-up|pg-down}
+# Usage: deploy/local/infra.sh {up|down|status|kafka-up|kafka-down|kafka-kill|pg-up|pg-down|pg-crash}
+#   kafka-kill: SIGKILL the broker; pg-crash: immediate shutdown (crash recovery on the next
+#   start). Both are the faults the reliability tests inject.
 #
 # Environment overrides:
 #   KAFKA_PORT (9092)  KAFKA_CONTROLLER_PORT (9093)  PG_PORT (55432)
@@ -217,6 +219,15 @@ kafka_down() {
   echo "kafka: stopped (pid $pid)"
 }
 
+kafka_kill() {
+  local pid
+  pid="$(kafka_pid)" || { echo "kafka: not running"; return 0; }
+  kill -KILL "$pid" 2>/dev/null || true
+  while alive "$pid"; do sleep 0.05; done
+  rm -f "$KAFKA_PID"
+  echo "kafka: killed (pid $pid)"
+}
+
 kafka_status() {
   if port_open "$KAFKA_PORT"; then
     local p; p="$(kafka_pid)" || p="not ours"
@@ -403,6 +414,14 @@ pg_down() {
   echo "postgres: stopped"
 }
 
+pg_crash() {
+  pg_paths
+  pg_pid >/dev/null || { echo "postgres: not running"; return 0; }
+  pg_bin
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 30 stop >/dev/null
+  echo "postgres: crashed (immediate shutdown)"
+}
+
 pg_status() {
   pg_paths
   if port_open "$PG_PORT"; then
@@ -415,7 +434,7 @@ pg_status() {
 
 # ------------------------------------------------------------------ main ----
 
-usage() { echo "usage: $0 {up|down|status|kafka-up|kafka-down|pg-up|pg-down}" >&2; exit 2; }
+usage() { echo "usage: $0 {up|down|status|kafka-up|kafka-down|kafka-kill|pg-up|pg-down|pg-crash}" >&2; exit 2; }
 [[ $# -eq 1 ]] || usage
 
 [[ $EUID -eq 0 ]] || die "run as root (needed for runuser -u postgres / apt-get)"
@@ -430,7 +449,9 @@ case "$1" in
   status)     rc=0; kafka_status || rc=1; pg_status || rc=1; exit "$rc" ;;
   kafka-up)   kafka_up ;;
   kafka-down) kafka_down ;;
+  kafka-kill) kafka_kill ;;
   pg-up)      pg_up ;;
   pg-down)    pg_down ;;
+  pg-crash)   pg_crash ;;
   *)          usage ;;
 esac

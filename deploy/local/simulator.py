@@ -24,8 +24,11 @@ RELAY_DEVICE = "0291f60a-cfaf-462d-9e82-5ce662fb3823"
 KNOWN_CODES = "RCUTBGSLD"
 
 
-def reading(battery_id: int, tick: int, rng: random.Random) -> dict[str, object]:
-    now = datetime.now(UTC)
+def reading(
+    battery_id: int, tick: int, rng: random.Random, at: datetime | None = None
+) -> dict[str, object]:
+    """One realistic direct-format reading, measured ``at`` (default: now) by the device."""
+    now = at or datetime.now(UTC)
     soc = 50 + 40 * math.sin(tick / 50 + battery_id)
     err = ""
     roll = rng.random()

@@ -23,7 +23,8 @@ async def apply_events_to_alerts(
 
     Events from the two input topics are taken in time order, so a notification read just
     before a reading arrived counts as read. Raised events of other services on the
-    notifications topic are ignored: only read events concern the rule.
+    notifications topic are ignored: only read events concern the rule. A reading decided
+    before (see ``decided_readings``) is not decided again.
     """
     relevant = [
         i
@@ -33,37 +34,70 @@ async def apply_events_to_alerts(
     ]
     if not relevant:
         return []
-    relevant.sort(key=lambda i: i.event.occurred_at)
-    readings = [i.event for i in relevant if isinstance(i.event, ReadingDecoded)]
-    battery_ids = {
-        i.event.battery_id if isinstance(i.event, NotificationRead) else i.event.reading.battery_id
-        for i in relevant
-    }
-
     outgoing: list[Outgoing] = []
     async with engine.begin() as connection:
         store = NotificationStore(connection)
-        states = await store.open_alerts(battery_ids)
-        notified = await store.already_notified(r.reading_id for r in readings)
-        for item in relevant:
-            event = item.event
-            if isinstance(event, NotificationRead):
-                states[event.battery_id] = apply_read(states[event.battery_id], event)
-                await store.mark_read(event.notification_id, event.occurred_at)
-                continue
-            battery_id = event.reading.battery_id
-            earlier = notified.get(event.reading_id, {})
-            states[battery_id], decision = apply_reading(
-                states[battery_id], event, frozenset(earlier)
-            )
-            stored = await store.add(decision.raised)
-            republished = [earlier[code] for code in decision.already_notified]
-            metrics.SUPPRESSED.inc(len(decision.suppressed))
-            metrics.REPUBLISHED.inc(len(republished))
-            for n in stored:
-                metrics.RAISED.labels(n.severity).inc()
-            outgoing.extend(_out(n, notifications_topic, item) for n in [*stored, *republished])
+        claimed = await store.claim(
+            i.event.reading_id for i in relevant if isinstance(i.event, ReadingDecoded)
+        )
+        fresh = [
+            i
+            for i in relevant
+            if isinstance(i.event, NotificationRead) or i.event.reading_id in claimed
+        ]
+        seen = [
+            i
+            for i in relevant
+            if isinstance(i.event, ReadingDecoded) and i.event.reading_id not in claimed
+        ]
+        # Decided before (a redelivery, a group reset, a re-emission upstream): what it raised
+        # may not have been published, so publish that again; decide nothing.
+        for item, n in await _raised_by(store, seen):
+            metrics.REPUBLISHED.inc()
+            outgoing.append(_out(n, notifications_topic, item))
+        outgoing.extend(await _decide(store, fresh, notifications_topic))
     return outgoing
+
+
+async def _decide(
+    store: NotificationStore, items: list[Incoming[Any]], notifications_topic: str
+) -> list[Outgoing]:
+    items = sorted(items, key=lambda i: i.event.occurred_at)
+    readings = [i.event for i in items if isinstance(i.event, ReadingDecoded)]
+    battery_ids = {
+        i.event.battery_id if isinstance(i.event, NotificationRead) else i.event.reading.battery_id
+        for i in items
+    }
+    outgoing: list[Outgoing] = []
+    states = await store.open_alerts(battery_ids)
+    notified = await store.already_notified(r.reading_id for r in readings)
+    for item in items:
+        event = item.event
+        if isinstance(event, NotificationRead):
+            states[event.battery_id] = apply_read(states[event.battery_id], event)
+            await store.mark_read(event.notification_id, event.occurred_at)
+            continue
+        battery_id = event.reading.battery_id
+        earlier = notified.get(event.reading_id, {})
+        states[battery_id], decision = apply_reading(states[battery_id], event, frozenset(earlier))
+        stored = await store.add(decision.raised)
+        republished = [earlier[code] for code in decision.already_notified]
+        metrics.SUPPRESSED.inc(len(decision.suppressed))
+        metrics.REPUBLISHED.inc(len(republished))
+        for n in stored:
+            metrics.RAISED.labels(n.severity).inc()
+        outgoing.extend(_out(n, notifications_topic, item) for n in [*stored, *republished])
+    return outgoing
+
+
+async def _raised_by(
+    store: NotificationStore, items: list[Incoming[Any]]
+) -> list[tuple[Incoming[Any], NotificationRaised]]:
+    readings = [i for i in items if isinstance(i.event, ReadingDecoded)]
+    if not readings:
+        return []
+    notified = await store.already_notified(i.event.reading_id for i in readings)
+    return [(i, n) for i in readings for n in notified.get(i.event.reading_id, {}).values()]
 
 
 def _out(event: NotificationRaised, topic: str, item: Incoming[Any]) -> Outgoing:

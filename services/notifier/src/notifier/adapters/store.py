@@ -13,13 +13,28 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batteryhub_contracts.events import NotificationRaised
-from notifier.adapters.tables import notifications
+from notifier.adapters.tables import decided_readings, notifications
 from notifier.domain.alerts import OpenAlerts
 
 
 class NotificationStore:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
+
+    async def claim(self, reading_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        """Record ``reading_ids`` as decided by this transaction; return those that were not
+        decided before. Another transaction claiming the same reading (two instances handed
+        the same records in a rebalance) waits for this one and then gets nothing."""
+        ids = sorted(set(reading_ids))
+        if not ids:
+            return set()
+        rows = await self._c.execute(
+            insert(decided_readings)
+            .values([{"reading_id": i} for i in ids])
+            .on_conflict_do_nothing()
+            .returning(decided_readings.c.reading_id)
+        )
+        return {row[0] for row in rows}
 
     async def open_alerts(self, battery_ids: Iterable[int]) -> dict[int, OpenAlerts]:
         ids = sorted(set(battery_ids))

@@ -40,3 +40,14 @@ notifications = Table(
         postgresql_where=text("NOT is_read"),
     ),
 )
+
+decided_readings = Table(
+    "decided_readings",
+    metadata,
+    Column("reading_id", UUID(as_uuid=True), primary_key=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+)
+"""Readings (with fault codes) the rule has decided, in the transaction of the decision. A
+reading seen again (a redelivery, a rebalance, a consumer group reset, or the decoder
+re-emitting it during a replay) is not decided again: the decision could differ, since a
+notification read in between would let the same reading notify twice."""

@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 PY := $(ROOT)/.venv/bin/python
 
-.PHONY: up down test test-unit infra infra-down deps lint typecheck status bench
+.PHONY: up down test test-unit infra infra-down deps lint typecheck status bench chaos
 
 $(UV):
 	@python3 -m venv $(CACHE)/tools
@@ -44,6 +44,14 @@ test-unit: deps
 
 bench: deps infra  ## measure against anchors; writes docs/benchmarks.md (BENCH_ARGS=--quick for a short run)
 	@$(PY) -m bench.run $(BENCH_ARGS)
+
+CHAOS_READINGS ?= 100000
+chaos: deps infra  ## the fault tests at 100k readings each (~40 min); writes docs/chaos.md
+	@rm -f $(ROOT)/docs/chaos-results.json
+	@BATTERYHUB_CHAOS_READINGS=$(CHAOS_READINGS) BATTERYHUB_CHAOS_RESULTS=$(ROOT)/docs/chaos-results.json \
+		$(PY) -m pytest tests/chaos -v; status=$$?; \
+		$(PY) -m tests.chaos.report $(ROOT)/docs/chaos-results.json $(ROOT)/docs/chaos.md; \
+		echo "wrote docs/chaos.md"; exit $$status
 
 lint: deps
 	@$(ROOT)/.venv/bin/ruff check libs services tests deploy bench

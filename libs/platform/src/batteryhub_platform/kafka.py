@@ -13,6 +13,13 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from pydantic import BaseModel
 
 from batteryhub_contracts.events import encode
@@ -24,6 +31,19 @@ log = logging.getLogger(__name__)
 
 class BrokerUnavailable(Exception):
     """Kafka did not acknowledge in the allowed time; the caller should answer 503."""
+
+
+PRODUCER_STATE_LOST = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
+"""Errors after which an idempotent producer can never send again (aiokafka stops its sender
+for good): the broker lost or rejects this producer id's sequence, e.g. after the broker was
+killed while requests were in flight. The publisher replaces the producer; the caller
+retries with a new producer id, and every effect is keyed, so a repeat is harmless."""
 
 
 @dataclass(frozen=True)
@@ -86,10 +106,15 @@ class EventPublisher:
         self._client_id = client_id
         self._timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
+        self._replacing = asyncio.Lock()
 
     async def start(self) -> None:
+        self._producer = self._new_producer()
+        await self._producer.start()
+
+    def _new_producer(self) -> AIOKafkaProducer:
         timeout_ms = int(self._timeout_s * 1000)
-        self._producer = AIOKafkaProducer(
+        return AIOKafkaProducer(
             client_id=self._client_id,
             acks="all",
             enable_idempotence=True,
@@ -100,7 +125,22 @@ class EventPublisher:
             retry_backoff_ms=100,
             **self._connection.client_kwargs(),
         )
-        await self._producer.start()
+
+    async def _replace(self, broken: AIOKafkaProducer) -> None:
+        """Swap ``broken`` for a fresh producer (once, however many callers saw it fail)."""
+        async with self._replacing:
+            if self._producer is not broken:
+                return
+            fresh = self._new_producer()
+            try:
+                await asyncio.wait_for(fresh.start(), self._timeout_s)
+            except Exception as exc:  # the broker may still be away: the next failure retries
+                log.warning("producer replacement failed", extra={"error": repr(exc)})
+                await _close_quietly(fresh, self._timeout_s)
+                return
+            self._producer = fresh
+            log.warning("producer replaced after its idempotence state was lost")
+        await _close_quietly(broken, self._timeout_s)
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -142,7 +182,16 @@ class EventPublisher:
             ) from None
         except Exception as exc:  # aiokafka raises KafkaError subclasses and OSErrors
             log.warning("publish failed", extra={"error": repr(exc)})
+            if isinstance(exc, PRODUCER_STATE_LOST):
+                await self._replace(producer)
             raise BrokerUnavailable(f"Kafka refused the message: {type(exc).__name__}") from exc
+
+
+async def _close_quietly(producer: AIOKafkaProducer, timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), timeout_s)
+    except Exception as exc:  # a dead producer may fail to close; it is dropped either way
+        log.debug("closing a replaced producer failed", extra={"error": repr(exc)})
 
 
 async def broker_reachable(connection: KafkaConnection, timeout_s: float = 3.0) -> bool:

@@ -1,0 +1,74 @@
+"""A producer whose idempotence state the broker lost never sends again (aiokafka stops its
+sender for good): the publisher answers BrokerUnavailable once and replaces it, so the next
+attempt is stored. Against the real Kafka that ``make test`` starts."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber
+
+from batteryhub_platform.kafka import (
+    BrokerUnavailable,
+    EventPublisher,
+    KafkaConnection,
+    RawOutgoing,
+)
+
+pytestmark = pytest.mark.integration
+
+BOOTSTRAP = os.environ.get(
+    "BATTERYHUB_TEST_KAFKA", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+)
+
+
+@pytest.fixture
+async def topic() -> AsyncIterator[str]:
+    name = f"publisher-recovery-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        await admin.start()
+    except KafkaConnectionError:
+        pytest.fail(f"Kafka at {BOOTSTRAP} not reachable: start it with `make infra`")
+    try:
+        await admin.create_topics([NewTopic(name, 1, 1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
+async def test_a_producer_that_lost_its_sequence_is_replaced(topic: str) -> None:
+    publisher = EventPublisher(KafkaConnection(BOOTSTRAP), "recovery-test", timeout_s=10)
+    await publisher.start()
+    try:
+        broken = publisher._producer
+        assert broken is not None
+
+        async def lost_state(*args: Any, **kwargs: Any) -> Any:
+            raise OutOfOrderSequenceNumber()
+
+        broken.send = lost_state  # type: ignore[method-assign]
+        letter = RawOutgoing(topic, b"k", b"stored after the replacement", [])
+        with pytest.raises(BrokerUnavailable, match="OutOfOrderSequenceNumber"):
+            await publisher.publish_many([letter])
+        assert publisher._producer is not broken
+        await publisher.publish_many([letter])
+    finally:
+        await publisher.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        record = await consumer.getone()
+    finally:
+        await consumer.stop()
+    assert record.value == b"stored after the replacement"

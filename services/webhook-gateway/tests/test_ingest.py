@@ -1,8 +1,8 @@
 from datetime import UTC, datetime
 
-from batteryhub_contracts.events import BatteryRecord
+from batteryhub_contracts.events import READING_RECEIVED, BatteryRecord, encode
 from batteryhub_contracts.payload import parse_reading
-from webhook_gateway.domain.ingest import reading_event, success_body
+from webhook_gateway.domain.ingest import batch_records, reading_event, success_body
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 BATTERY = BatteryRecord(
@@ -35,3 +35,34 @@ def test_the_answer_keeps_the_old_shape():
     )
     assert isinstance(body["data_id"], int)
     assert body["unknown_fields"] == ["x"]
+
+
+def test_a_batch_travels_as_records_per_battery_of_at_most_200_readings():
+    other = BATTERY.model_copy(update={"battery_id": 7})
+    readings = [
+        reading_event(
+            parse_reading(
+                {"id": b.battery_id, "d": "2025-12-11", "tm": f"14:{n // 60:02d}:{n % 60:02d}"}, NOW
+            ),
+            b,
+            NOW,
+            "batch",
+        )
+        for n in range(450)
+        for b in (BATTERY, other)
+    ]
+    records = batch_records(readings, NOW)
+    assert [(r.readings[0].reading.battery_id, len(r.readings)) for r in records] == [
+        (1, 200),
+        (1, 200),
+        (1, 50),
+        (7, 200),
+        (7, 200),
+        (7, 50),
+    ]
+    assert [e for r in records for e in r.readings if e.reading.battery_id == 1] == [
+        e for e in readings if e.reading.battery_id == 1
+    ]
+    decoded = READING_RECEIVED.decode(encode(records[0]))
+    assert decoded == records[0]
+    assert [r.event_id for r in batch_records(readings, NOW)] == [r.event_id for r in records]

@@ -74,3 +74,30 @@ def test_older_events_replayed_after_newer_ones_change_nothing():
 def test_rotating_an_unknown_battery_is_not_found():
     with pytest.raises(BatteryNotFound):
         BatteryRegistry().rotate_secret(9, "h", NOW)
+
+
+def test_a_rehash_keeps_the_tokens_issued_since_the_secret_was_set():
+    registry = BatteryRegistry()
+    registered(registry)  # revision 1
+    registry.apply(registry.rehash(1, "h1-stronger", NOW))  # revision 2, same secret
+    record = registry.active(1)
+    assert (record.secret_hash, record.revision, record.secret_since_revision) == (
+        "h1-stronger",
+        2,
+        1,
+    )
+    assert record.accepts_token_revision(1) and record.accepts_token_revision(2)
+    registry.apply(registry.rotate_secret(1, "h3", NOW))  # a new secret: old tokens end
+    record = registry.active(1)
+    assert [record.accepts_token_revision(r) for r in (1, 2, 3, 4)] == [False, False, True, False]
+
+
+def test_records_from_before_secret_since_revision_accept_only_their_own_revision():
+    event = registered(BatteryRegistry())
+    legacy = event.battery.model_copy(update={"secret_since_revision": None})
+    assert [legacy.accepts_token_revision(r) for r in (0, 1, 2)] == [False, True, False]
+    registry = BatteryRegistry()
+    registry.apply(event.model_copy(update={"battery": legacy}))
+    registry.apply(registry.rehash(1, "h1-stronger", NOW))
+    assert registry.active(1).secret_since_revision == 1
+    assert registry.active(1).accepts_token_revision(1)

@@ -63,6 +63,39 @@ class ReadingDecoded(Event):
     errors: tuple[DecodedError, ...]
 
 
+MAX_READINGS_PER_RECORD = 200
+"""A batch upload travels as records of at most this many readings of one battery (a few
+hundred KB each, well inside Kafka's 1 MB default record limit)."""
+
+
+class ReadingsReceived(Event):
+    """Readings of one battery accepted in one batch upload, carried as one Kafka record:
+    one record per upload instead of one per reading is what lets ingestion keep up with a
+    fleet flushing its buffers. Each reading keeps its own id; ``event_id`` names the record
+    (derived from the readings' ids, so an identical retry is an identical record)."""
+
+    type: Literal["readings_received"] = "readings_received"
+    readings: tuple[ReadingReceived, ...] = Field(min_length=1, max_length=MAX_READINGS_PER_RECORD)
+
+
+class ReadingsDecoded(Event):
+    """The decoded twins of a ``ReadingsReceived`` record, in the same order."""
+
+    type: Literal["readings_decoded"] = "readings_decoded"
+    readings: tuple[ReadingDecoded, ...] = Field(min_length=1, max_length=MAX_READINGS_PER_RECORD)
+
+
+RawReadingEvent = Annotated[ReadingReceived | ReadingsReceived, Field(discriminator="type")]
+DecodedReadingEvent = Annotated[ReadingDecoded | ReadingsDecoded, Field(discriminator="type")]
+
+
+def each_reading(event: Any) -> tuple[Any, ...]:
+    """The single readings in a reading event: itself, or the readings of a batch record."""
+    if isinstance(event, ReadingsReceived | ReadingsDecoded):
+        return event.readings
+    return (event,)
+
+
 class NotificationRaised(Event):
     type: Literal["notification_raised"] = "notification_raised"
     notification_id: int
@@ -105,6 +138,15 @@ class BatteryRecord(BaseModel):
     revision: int = Field(ge=1)
     revoked: bool = False
     registered_at: AwareDatetime
+    secret_since_revision: int | None = Field(default=None, ge=1)
+    """The revision at which the current secret was set. Battery tokens issued from it on
+    stay valid across later revisions that keep the secret (a stronger hash of the same
+    secret). ``None`` (records written before this field): only tokens of ``revision``."""
+
+    def accepts_token_revision(self, token_revision: int) -> bool:
+        """Whether a battery token issued at ``token_revision`` is still good."""
+        since = self.secret_since_revision or self.revision
+        return not self.revoked and since <= token_revision <= self.revision
 
 
 class BatteryRegistered(Event):
@@ -117,14 +159,22 @@ class BatterySecretRotated(Event):
     battery: BatteryRecord
 
 
+class BatterySecretRehashed(Event):
+    """The same secret, hashed again with stronger parameters (at a login, when the stored
+    hash's parameters are below the current ones). Tokens issued before stay valid."""
+
+    type: Literal["battery_secret_rehashed"] = "battery_secret_rehashed"
+    battery: BatteryRecord
+
+
 class BatteryRevoked(Event):
     type: Literal["battery_revoked"] = "battery_revoked"
     battery: BatteryRecord
 
 
-RegistryEvent = Annotated[
-    BatteryRegistered | BatterySecretRotated | BatteryRevoked, Field(discriminator="type")
-]
+AnyRegistryEvent = BatteryRegistered | BatterySecretRotated | BatterySecretRehashed | BatteryRevoked
+"""Every event of the registry topic (for ``isinstance`` and annotations)."""
+RegistryEvent = Annotated[AnyRegistryEvent, Field(discriminator="type")]
 
 # Upcasters: (type, from_version) -> function turning that version's dict into the next one.
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -170,11 +220,9 @@ def encode(event: BaseModel) -> bytes:
     return event.model_dump_json().encode()
 
 
-READING_RECEIVED: EventCodec[ReadingReceived] = EventCodec(ReadingReceived)
-READING_DECODED: EventCodec[ReadingDecoded] = EventCodec(ReadingDecoded)
+READING_RECEIVED: EventCodec[ReadingReceived | ReadingsReceived] = EventCodec(RawReadingEvent)
+READING_DECODED: EventCodec[ReadingDecoded | ReadingsDecoded] = EventCodec(DecodedReadingEvent)
 NOTIFICATION_EVENT: EventCodec[NotificationRaised | NotificationRead] = EventCodec(
     NotificationEvent
 )
-REGISTRY_EVENT: EventCodec[BatteryRegistered | BatterySecretRotated | BatteryRevoked] = EventCodec(
-    RegistryEvent
-)
+REGISTRY_EVENT: EventCodec[AnyRegistryEvent] = EventCodec(RegistryEvent)

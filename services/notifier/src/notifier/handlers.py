@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batteryhub_contracts.events import NotificationRaised, NotificationRead, ReadingDecoded
+from batteryhub_contracts.events import (
+    NotificationRaised,
+    NotificationRead,
+    ReadingDecoded,
+    ReadingsDecoded,
+    each_reading,
+)
 from batteryhub_contracts.topics import battery_key
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.kafka import Outgoing
@@ -28,7 +35,7 @@ async def apply_events_to_alerts(
     """
     relevant = [
         i
-        for i in batch
+        for i in _each_reading(batch)
         if isinstance(i.event, NotificationRead)
         or (isinstance(i.event, ReadingDecoded) and i.event.errors)
     ]
@@ -98,6 +105,15 @@ async def _raised_by(
         return []
     notified = await store.already_notified(i.event.reading_id for i in readings)
     return [(i, n) for i in readings for n in notified.get(i.event.reading_id, {}).values()]
+
+
+def _each_reading(batch: list[Incoming[Any]]) -> list[Incoming[Any]]:
+    """A batch record stands for its readings, each at the record's place in the log."""
+    return [
+        replace(i, event=e) if isinstance(i.event, ReadingsDecoded) else i
+        for i in batch
+        for e in each_reading(i.event)
+    ]
 
 
 def _out(event: NotificationRaised, topic: str, item: Incoming[Any]) -> Outgoing:

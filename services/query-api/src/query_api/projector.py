@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.events import (
-    BatteryRegistered,
-    BatteryRevoked,
-    BatterySecretRotated,
+    AnyRegistryEvent,
     NotificationRaised,
     NotificationRead,
     ReadingDecoded,
+    ReadingsDecoded,
+    each_reading,
 )
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.kafka import Outgoing
@@ -26,13 +26,17 @@ async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Seq
     async with engine.begin() as c:
         await projection.apply_registry(
             c,
+            [e for e in events if isinstance(e, AnyRegistryEvent)],
+        )
+        await projection.add_readings(
+            c,
             [
-                e
+                r
                 for e in events
-                if isinstance(e, BatteryRegistered | BatterySecretRotated | BatteryRevoked)
+                if isinstance(e, ReadingDecoded | ReadingsDecoded)
+                for r in each_reading(e)
             ],
         )
-        await projection.add_readings(c, [e for e in events if isinstance(e, ReadingDecoded)])
         # Raised before read: a read event always follows its notification on the topic.
         await projection.add_notifications(
             c, [e for e in events if isinstance(e, NotificationRaised)]

@@ -3,6 +3,7 @@ Routers call these and translate their exceptions into HTTP answers."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from batteryhub_contracts.payload import (
     unwrap_relay,
 )
 from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, battery_key, full_name
-from batteryhub_platform.kafka import EventPublisher, Outgoing
+from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, Outgoing
 from batteryhub_platform.login_guard import LoginGuard, TooManyAttempts
 from batteryhub_platform.tokens import (
     BatteryPrincipal,
@@ -34,7 +35,7 @@ from batteryhub_platform.tokens import (
 from webhook_gateway import metrics
 from webhook_gateway.adapters.secrets import SecretHasher
 from webhook_gateway.config import Settings
-from webhook_gateway.domain.ingest import reading_event, success_body
+from webhook_gateway.domain.ingest import batch_records, reading_event, success_body
 from webhook_gateway.domain.registry import (
     BatteryNotFound,
     BatteryRegistry,
@@ -43,6 +44,7 @@ from webhook_gateway.domain.registry import (
 )
 
 Principal = BatteryPrincipal | UserPrincipal
+log = logging.getLogger(__name__)
 
 
 MAX_BATCH = 500
@@ -88,7 +90,7 @@ class Gateway:
                 raise Unauthorized from None
             self._verified.put(token, principal.expires_at.timestamp(), principal)
         record = self.registry.active(principal.battery_id)
-        if record is None or record.revision != principal.revision:
+        if record is None or not record.accepts_token_revision(principal.revision):
             raise Unauthorized  # revoked, or its secret rotated since the token was issued
         return principal
 
@@ -131,7 +133,21 @@ class Gateway:
             metrics.LOGINS.labels("throttled").inc()
             raise
         metrics.LOGINS.labels("ok").inc()
+        if self.hasher.needs_rehash(record.secret_hash):
+            record = await self._rehash(record, secret)
         return self._token_body(record)
+
+    async def _rehash(self, record: BatteryRecord, secret: str) -> BatteryRecord:
+        """Store the secret again under today's argon2 parameters. The login succeeds even
+        when Kafka cannot take the new hash now; the next login tries again."""
+        event = self.registry.rehash(
+            record.battery_id, await self.hasher.hash(secret), datetime.now(UTC)
+        )
+        try:
+            return await self.record(event)
+        except BrokerUnavailable:
+            log.warning("secret rehash not stored", extra={"battery_id": record.battery_id})
+            return record
 
     def refresh(self, principal: BatteryPrincipal) -> dict[str, Any]:
         record = self.registry.active(principal.battery_id)
@@ -222,8 +238,10 @@ class Gateway:
         started = time.perf_counter()
         await self.publisher.publish_many(
             [
-                Outgoing(self._raw_topic, battery_key(e.reading.battery_id), e)
-                for e in events.values()
+                Outgoing(
+                    self._raw_topic, battery_key(record.readings[0].reading.battery_id), record
+                )
+                for record in batch_records(events.values(), received_at)
             ]
         )
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)

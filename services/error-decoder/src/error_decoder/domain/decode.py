@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from batteryhub_contracts.error_codes import decode_error_string
-from batteryhub_contracts.events import ReadingDecoded, ReadingReceived
+from batteryhub_contracts.events import (
+    ReadingDecoded,
+    ReadingReceived,
+    ReadingsDecoded,
+    ReadingsReceived,
+)
 from batteryhub_contracts.ids import derived_id
 
 
@@ -17,4 +22,13 @@ def decode_reading(raw: ReadingReceived) -> ReadingDecoded:
         reading_id=raw.event_id,
         reading=raw.reading,
         errors=decode_error_string(raw.reading.err),
+    )
+
+
+def decode_batch(raw: ReadingsReceived) -> ReadingsDecoded:
+    """A batch record's readings, decoded in order, as one record."""
+    return ReadingsDecoded.model_construct(
+        event_id=derived_id(raw.event_id, "decoded"),
+        occurred_at=raw.occurred_at,
+        readings=tuple(decode_reading(r) for r in raw.readings),
     )

@@ -11,7 +11,12 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from batteryhub_contracts.events import ReadingDecoded, ReadingReceived
+from batteryhub_contracts.events import (
+    ReadingDecoded,
+    ReadingReceived,
+    ReadingsDecoded,
+    ReadingsReceived,
+)
 from batteryhub_contracts.topics import DEAD_LETTERS, READINGS_DECODED, READINGS_RAW
 from error_decoder.config import Settings
 
@@ -22,7 +27,7 @@ def create_spec() -> FastStream:
     settings = Settings(kafka_bootstrap_servers="localhost:9092")
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
 
-    async def decode_readings(batch: list[ReadingReceived]) -> None:
+    async def decode_readings(batch: list[ReadingReceived | ReadingsReceived]) -> None:
         """Documentation stub: the real handler is ``error_decoder.handlers``."""
 
     broker.subscriber(
@@ -34,7 +39,7 @@ def create_spec() -> FastStream:
     )(decode_readings)
     broker.publisher(
         settings.topic(READINGS_DECODED),
-        schema=ReadingDecoded,
+        schema=ReadingDecoded | ReadingsDecoded,
         title=f"{READINGS_DECODED}:Send",
         description=f"One decoded reading for every reading received. {KEYED}",
     )

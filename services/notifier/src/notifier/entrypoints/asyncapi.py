@@ -11,7 +11,12 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from batteryhub_contracts.events import NotificationRaised, NotificationRead, ReadingDecoded
+from batteryhub_contracts.events import (
+    NotificationRaised,
+    NotificationRead,
+    ReadingDecoded,
+    ReadingsDecoded,
+)
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED
 from notifier.config import Settings
 
@@ -25,7 +30,7 @@ def create_spec() -> FastStream:
     )
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
 
-    async def apply_readings(batch: list[ReadingDecoded]) -> None:
+    async def apply_readings(batch: list[ReadingDecoded | ReadingsDecoded]) -> None:
         """Documentation stub: the real handler is ``notifier.handlers``."""
 
     async def apply_notification_events(

@@ -15,9 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batteryhub_contracts.events import (
-    BatteryRegistered,
-    BatteryRevoked,
-    BatterySecretRotated,
+    AnyRegistryEvent,
     NotificationRaised,
     NotificationRead,
     ReadingDecoded,
@@ -25,7 +23,7 @@ from batteryhub_contracts.events import (
 from batteryhub_contracts.ids import reading_public_id
 from query_api.adapters.tables import batteries, notifications
 
-RegistryEvent = BatteryRegistered | BatterySecretRotated | BatteryRevoked
+RegistryEvent = AnyRegistryEvent
 E = TypeVar("E")
 _CHUNK = 1000  # rows per statement, well under PostgreSQL's 32,767 parameters
 

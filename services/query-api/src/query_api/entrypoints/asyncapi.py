@@ -13,12 +13,11 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from batteryhub_contracts.events import (
-    BatteryRegistered,
-    BatteryRevoked,
-    BatterySecretRotated,
+    AnyRegistryEvent,
     NotificationRaised,
     NotificationRead,
     ReadingDecoded,
+    ReadingsDecoded,
 )
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED, REGISTRY
 from query_api.config import Settings
@@ -60,11 +59,11 @@ def create_projector_spec() -> FastStream:
     settings = _settings()
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
 
-    async def project_readings(batch: list[ReadingDecoded]) -> None:
+    async def project_readings(batch: list[ReadingDecoded | ReadingsDecoded]) -> None:
         """Documentation stub: the real handler is ``query_api.projector``."""
 
     async def project_registry(
-        batch: list[BatteryRegistered | BatterySecretRotated | BatteryRevoked],
+        batch: list[AnyRegistryEvent],
     ) -> None:
         """Documentation stub: the real handler is ``query_api.projector``."""
 

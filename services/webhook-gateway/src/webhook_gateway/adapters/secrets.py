@@ -33,6 +33,13 @@ class SecretHasher:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
+    def needs_rehash(self, secret_hash: str) -> bool:
+        """True when ``secret_hash`` was made with other parameters than today's."""
+        try:
+            return bool(self._hasher.check_needs_rehash(secret_hash))
+        except InvalidHashError:
+            return False
+
     async def dummy_verify(self, secret: str) -> None:
         """Same work as a real check, so unknown batteries take as long as wrong secrets."""
         if self._dummy_hash is None:

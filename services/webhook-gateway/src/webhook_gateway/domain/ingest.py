@@ -4,16 +4,19 @@ expects. Pure: the clock and the registry record come in as arguments."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from batteryhub_contracts.events import (
+    MAX_READINGS_PER_RECORD,
     BatteryRecord,
     ReadingFields,
     ReadingReceived,
     ReadingSource,
+    ReadingsReceived,
 )
-from batteryhub_contracts.ids import reading_id_for, reading_public_id
+from batteryhub_contracts.ids import derived_id, reading_id_for, reading_public_id
 from batteryhub_contracts.payload import ParsedReading
 
 
@@ -48,6 +51,30 @@ def reading_event(
             source=source,
         ),
     )
+
+
+def batch_records(
+    readings: Iterable[ReadingReceived], received_at: datetime
+) -> list[ReadingsReceived]:
+    """Readings of a batch upload as Kafka records: per battery (the record's key), in upload
+    order, at most ``MAX_READINGS_PER_RECORD`` each."""
+    per_battery: dict[int, list[ReadingReceived]] = {}
+    for r in readings:
+        per_battery.setdefault(r.reading.battery_id, []).append(r)
+    records = []
+    for chunk_source in per_battery.values():
+        for start in range(0, len(chunk_source), MAX_READINGS_PER_RECORD):
+            chunk = tuple(chunk_source[start : start + MAX_READINGS_PER_RECORD])
+            records.append(
+                ReadingsReceived.model_construct(
+                    event_id=derived_id(
+                        chunk[0].event_id, f"batch:{len(chunk)}:{chunk[-1].event_id}"
+                    ),
+                    occurred_at=received_at,
+                    readings=chunk,
+                )
+            )
+    return records
 
 
 def naive_utc(moment: datetime) -> str:

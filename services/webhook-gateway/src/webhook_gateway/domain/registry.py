@@ -7,13 +7,15 @@ import uuid
 from datetime import datetime
 
 from batteryhub_contracts.events import (
+    AnyRegistryEvent,
     BatteryRecord,
     BatteryRegistered,
     BatteryRevoked,
+    BatterySecretRehashed,
     BatterySecretRotated,
 )
 
-RegistryEvent = BatteryRegistered | BatterySecretRotated | BatteryRevoked
+RegistryEvent = AnyRegistryEvent
 
 
 class RegistryError(Exception):
@@ -83,13 +85,15 @@ class BatteryRegistry:
                 raise BatteryConflict(
                     f"device_id {device_id} already belongs to battery {owner.battery_id}"
                 )
+        revision = (current.revision + 1) if current else 1
         record = BatteryRecord(
             battery_id=battery_id,
             hub_id=hub_id,
             name=name,
             device_id=device_id,
             secret_hash=secret_hash,
-            revision=(current.revision + 1) if current else 1,
+            revision=revision,
+            secret_since_revision=revision,
             registered_at=now,
         )
         return BatteryRegistered(event_id=uuid.uuid4(), occurred_at=now, battery=record)
@@ -98,10 +102,28 @@ class BatteryRegistry:
         self, battery_id: int, secret_hash: str, now: datetime
     ) -> BatterySecretRotated:
         current = self._require_active(battery_id)
+        revision = current.revision + 1
         record = current.model_copy(
-            update={"secret_hash": secret_hash, "revision": current.revision + 1}
+            update={
+                "secret_hash": secret_hash,
+                "revision": revision,
+                "secret_since_revision": revision,
+            }
         )
         return BatterySecretRotated(event_id=uuid.uuid4(), occurred_at=now, battery=record)
+
+    def rehash(self, battery_id: int, secret_hash: str, now: datetime) -> BatterySecretRehashed:
+        """The same secret under a stronger hash: a new revision that keeps every token
+        issued since the secret was set."""
+        current = self._require_active(battery_id)
+        record = current.model_copy(
+            update={
+                "secret_hash": secret_hash,
+                "revision": current.revision + 1,
+                "secret_since_revision": current.secret_since_revision or current.revision,
+            }
+        )
+        return BatterySecretRehashed(event_id=uuid.uuid4(), occurred_at=now, battery=record)
 
     def revoke(self, battery_id: int, now: datetime) -> BatteryRevoked:
         current = self._require_active(battery_id)

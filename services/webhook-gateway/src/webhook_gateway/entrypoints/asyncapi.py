@@ -11,10 +11,9 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from batteryhub_contracts.events import (
-    BatteryRegistered,
-    BatteryRevoked,
-    BatterySecretRotated,
+    AnyRegistryEvent,
     ReadingReceived,
+    ReadingsReceived,
 )
 from batteryhub_contracts.topics import READINGS_RAW, REGISTRY
 from webhook_gateway.config import Settings
@@ -27,7 +26,7 @@ def create_spec() -> FastStream:
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
 
     async def follow_registry(
-        batch: list[BatteryRegistered | BatterySecretRotated | BatteryRevoked],
+        batch: list[AnyRegistryEvent],
     ) -> None:
         """Documentation stub: the real follower is ``adapters.registry_follower``."""
 
@@ -42,16 +41,17 @@ def create_spec() -> FastStream:
     )(follow_registry)
     broker.publisher(
         settings.topic(READINGS_RAW),
-        schema=ReadingReceived,
+        schema=ReadingReceived | ReadingsReceived,
         title=f"{READINGS_RAW}:Send",
         description=(
-            "A reading accepted over HTTP; the 200 answer is sent only after Kafka "
-            f"acknowledged it (acks=all, idempotent producer). {KEYED}"
+            "A reading accepted over HTTP, or the readings of one battery from a batch "
+            "upload (up to 200 per record); the 200 answer is sent only after Kafka "
+            f"acknowledged them (acks=all, idempotent producer). {KEYED}"
         ),
     )
     broker.publisher(
         settings.topic(REGISTRY),
-        schema=BatteryRegistered | BatterySecretRotated | BatteryRevoked,
+        schema=AnyRegistryEvent,
         title=f"{REGISTRY}:Send",
         description=(
             "Device registry changes, each carrying the whole battery record (secrets only "

@@ -162,6 +162,11 @@ class LocalSystem:
             "httptools",
             "--timeout-graceful-shutdown",
             "10",
+            # Longer than any client's idle reuse (devices retry after Retry-After: 5 s, load
+            # balancers idle out at 60 s): a server closing an idle connection just as a
+            # client reuses it would drop that request unanswered.
+            "--timeout-keep-alive",
+            "75",
         ]
         if workers > 1:
             command += ["--workers", str(workers)]

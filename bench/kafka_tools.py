@@ -50,6 +50,26 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
         await admin.close()
 
 
+async def readings_per_record(bootstrap: str, topic: str) -> float:
+    """Readings per record on ``topic`` (single readings count 1, batch records their size)."""
+    from batteryhub_contracts.events import READING_RECEIVED, each_reading
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records = readings = 0
+    try:
+        while batches := await consumer.getmany(timeout_ms=2000, max_records=5000):
+            for batch in batches.values():
+                for r in batch:
+                    records += 1
+                    readings += len(each_reading(READING_RECEIVED.decode(r.value)))
+    finally:
+        await consumer.stop()
+    return readings / records if records else 1.0
+
+
 def producer_performance(bootstrap: str, topic: str, records: int, record_size: int) -> float:
     """Kafka's own ProducerPerformance (acks=all, idempotent): records per second."""
     output = subprocess.run(

@@ -27,13 +27,19 @@ from typing import Any
 import asyncpg
 import httpx
 
+from batteryhub_contracts.events import MAX_READINGS_PER_RECORD
 from batteryhub_contracts.topics import READINGS_DECODED, READINGS_RAW
 from batteryhub_platform.kafka import KafkaConnection
 from batteryhub_platform.topics_admin import ensure_topics
 from bench import seed
 from bench.anchors.kafka_latency import produce_consume_latency
 from bench.anchors.passthrough import passthrough
-from bench.kafka_tools import end_offsets, group_lag, producer_performance
+from bench.kafka_tools import (
+    end_offsets,
+    group_lag,
+    producer_performance,
+    readings_per_record,
+)
 from deploy.local.run import PYTHON, ROOT, SERVICES, LocalSystem, rss_mb
 from tests.hub import Hub
 
@@ -189,12 +195,16 @@ class Bench:
         )
         topic = f"{self.system.topic_prefix}bench-producer-perf"
         await _create_topic(self.system.kafka, topic)
-        anchor = producer_performance(self.system.kafka, topic, 300_000, RAW_EVENT_BYTES)
+        # The gateway sends a batch upload as records of up to 200 readings of one battery:
+        # the anchor produces records of that size, counted in the readings they carry.
+        record = RAW_EVENT_BYTES * READINGS_PER_RECORD
+        anchor = producer_performance(self.system.kafka, topic, 20_000, record)
         self.figures["batch"] = {
             "gateway": ours,
             "anchor_producer_perf_records_per_s": anchor,
-            "record_size_bytes": RAW_EVENT_BYTES,
-            "ratio": ours["readings_per_s"] / anchor,
+            "anchor_producer_perf_readings_per_s": anchor * READINGS_PER_RECORD,
+            "record_size_bytes": record,
+            "ratio": ours["readings_per_s"] / (anchor * READINGS_PER_RECORD),
         }
 
     # --- 3. sustained pipeline ----------------------------------------------------------
@@ -229,12 +239,14 @@ class Bench:
         await hub.settled(timeout_s=600)
         drain_s = time.monotonic() - drained_at
         achieved = result["readings_per_s"]
-        max_lag = max(lag for _, lag in samples)
+        # Lag is counted in records; each carries 500 / ceil(500 / 200) readings here.
+        per_record = 500 / -(-500 // READINGS_PER_RECORD)
+        max_lag = max(lag for _, lag in samples) * per_record
         return {
             "target_readings_per_s": readings_per_s,
             "seconds": seconds,
             "loadgen": result,
-            "max_lag_records": max_lag,
+            "max_lag_readings": max_lag,
             "max_lag_s": max_lag / achieved if achieved else None,
             "drain_after_load_s": drain_s,
             "rss_mb": memory,
@@ -259,9 +271,12 @@ class Bench:
         for service in ("error-decoder", "notifier", "query-projector"):
             self.system.stop(service)
         decoder = await self._drain("error-decoder", iso, READINGS_RAW, 1)
+        per_record = await readings_per_record(self.system.kafka, iso + READINGS_RAW)
         self.figures["decoder"] = {
             "records": records,
             "msgs_per_s": decoder,
+            "readings_per_record": per_record,
+            "readings_per_s": decoder * per_record,
             "anchor_passthrough_msgs_per_s": anchor,
             "ratio": decoder / anchor,
         }
@@ -290,14 +305,16 @@ class Bench:
             self.system.database_url(database, "postgresql"),
         )
         self.figures["projection"] = {
-            "rows": records,
-            "rows_per_s": projector,
+            "records": records,
+            "rows_per_s": projector * per_record,
             "anchor_copy_rows_per_s": copy_rate,
             "ratio": projector / copy_rate,
         }
         scaling = {}
         for instances in (1, 2, 4):
-            scaling[instances] = await self._drain("error-decoder", iso, READINGS_RAW, instances)
+            scaling[instances] = per_record * await self._drain(
+                "error-decoder", iso, READINGS_RAW, instances
+            )
         self.figures["decoder_scaling"] = scaling
         for service in ("error-decoder", "notifier", "query-projector"):
             self.system.start(service)
@@ -452,6 +469,7 @@ class Bench:
 # loop of few connections would measure the ack round trip, not the gateway.
 SINGLE_CONNECTIONS = 256
 RAW_EVENT_BYTES = 640  # a ReadingReceived event of a full 31-field reading, as JSON
+READINGS_PER_RECORD = MAX_READINGS_PER_RECORD
 
 
 def _wait_http(url: str, timeout_s: float = 30) -> None:
@@ -492,7 +510,7 @@ async def _copy_anchor(system: LocalSystem, topic: str, records: int, dsn: str) 
     """asyncpg COPY of the same rows the projector wrote, into a twin of the readings table."""
     from aiokafka import AIOKafkaConsumer
 
-    from batteryhub_contracts.events import READING_DECODED
+    from batteryhub_contracts.events import READING_DECODED, each_reading
     from query_api.adapters.projection import reading_row
 
     consumer = AIOKafkaConsumer(
@@ -504,14 +522,19 @@ async def _copy_anchor(system: LocalSystem, topic: str, records: int, dsn: str) 
     )
     await consumer.start()
     rows: list[dict[str, Any]] = []
+    taken = 0
     try:
-        while len(rows) < records:
+        while taken < records:
             batches = await consumer.getmany(timeout_ms=2000, max_records=5000)
             if not batches:
                 break
             rows.extend(
-                reading_row(READING_DECODED.decode(r.value)) for rs in batches.values() for r in rs
+                reading_row(reading)
+                for rs in batches.values()
+                for r in rs
+                for reading in each_reading(READING_DECODED.decode(r.value))
             )
+            taken += sum(len(rs) for rs in batches.values())
     finally:
         await consumer.stop()
     unique = list({r["reading_id"]: r for r in rows}.values())

@@ -1,22 +1,30 @@
 """Secrets rest only as argon2id hashes of at least OWASP's strength (19 MiB, t=2): user
-passwords in the query schema, battery secrets on the registry topic, and a password hashed
-with weaker parameters is upgraded when its user next logs in."""
+passwords in the query schema, battery secrets on the registry topic, and a password or a
+battery secret hashed with weaker parameters is upgraded at its next login."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from argon2 import PasswordHasher
 
-from batteryhub_contracts.events import REGISTRY_EVENT
-from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, full_name
-from tests.hub import Hub
+from batteryhub_contracts.events import (
+    REGISTRY_EVENT,
+    AnyRegistryEvent,
+    BatteryRecord,
+    BatteryRegistered,
+    encode,
+)
+from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, battery_key, full_name
+from tests.hub import Hub, eventually, new_battery_id
+from tests.security.forge import BATTERY_KEY, battery_claims, hs256
 
 pytestmark = pytest.mark.e2e
 
@@ -116,3 +124,60 @@ async def test_a_weaker_password_hash_is_upgraded_when_its_user_logs_in(
         "SELECT password_hash FROM query.users WHERE username = $1", username
     )
     assert unchanged == stored, "a hash of current strength is not rewritten"
+
+
+async def test_a_weaker_battery_secret_hash_is_upgraded_at_login_and_tokens_survive(
+    hub: Hub,
+) -> None:
+    """A battery registered under weaker argon2 parameters (as an older release did) gets a
+    stronger hash of the same secret at its next login, on the registry topic. Tokens issued
+    before the upgrade keep working; a second login changes nothing."""
+    battery_id, secret = new_battery_id(), "secret-" + uuid.uuid4().hex
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(secret)
+    now = datetime.now(UTC)
+    legacy = BatteryRecord(
+        battery_id=battery_id,
+        hub_id=1,
+        name=f"LEGACY{battery_id}",
+        secret_hash=weak,
+        revision=1,
+        registered_at=now,
+    )  # written before secret_since_revision existed
+    producer = AIOKafkaProducer(bootstrap_servers=hub.system.kafka, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            full_name(REGISTRY, hub.system.topic_prefix),
+            encode(BatteryRegistered(event_id=uuid.uuid4(), occurred_at=now, battery=legacy)),
+            key=battery_key(battery_id),
+        )
+    finally:
+        await producer.stop()
+    earlier = hs256(battery_claims(battery_id, revision=1), BATTERY_KEY)
+    reading = {"id": battery_id, "err": "S", "d": "2026-01-02", "tm": "03:04:05"}
+
+    async def followed() -> None:
+        assert (await hub.send(earlier, reading)).status_code == 200
+
+    await eventually(followed, timeout_s=30)
+
+    token = await hub.battery_token(battery_id, secret)
+    upgrades = [e for e in await _registry_events(hub, battery_id) if e.battery.revision > 1]
+    assert [e.type for e in upgrades] == ["battery_secret_rehashed"]
+    upgraded = upgrades[0].battery
+    _assert_strong(upgraded.secret_hash, f"battery {battery_id}")
+    assert PasswordHasher().verify(upgraded.secret_hash, secret)
+    assert (upgraded.revision, upgraded.secret_since_revision) == (2, 1)
+    for still_good in (earlier, token):
+        assert (await hub.send(still_good, reading)).status_code == 200
+
+    await hub.battery_token(battery_id, secret)
+    assert len(await _registry_events(hub, battery_id)) == 2, "a strong hash is not redone"
+
+
+async def _registry_events(hub: Hub, battery_id: int) -> list[AnyRegistryEvent]:
+    return [
+        e
+        for e in (REGISTRY_EVENT.decode(v) for v in await _topic(hub, REGISTRY))
+        if e.battery.battery_id == battery_id
+    ]

@@ -308,7 +308,7 @@ class Bench:
             "records": records,
             "rows_per_s": projector * per_record,
             "anchor_copy_rows_per_s": copy_rate,
-            "ratio": projector / copy_rate,
+            "ratio": projector * per_record / copy_rate,
         }
         scaling = {}
         for instances in (1, 2, 4):

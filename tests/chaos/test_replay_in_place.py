@@ -92,20 +92,22 @@ async def test_reset_every_group_and_rebuild_the_projections(
     for service in CONSUMERS:
         system.stop(service)
     replayed: dict[str, dict[str, int]] = {}
-    connection = KafkaConnection(system.kafka)
-    for group, topics in GROUP_TOPICS.items():
-        replayed[group] = await reset_to_earliest(
-            connection, group, [system.topic_prefix + t for t in topics]
-        )
-    database = await asyncpg.connect(system.database_url(driver="postgresql"))
     try:
-        await database.execute(f"TRUNCATE {', '.join(PROJECTIONS)}")
-    finally:
-        await database.close()
-    began = time.monotonic()
-    for service in CONSUMERS:
-        system.start(service)
-    await asyncio.to_thread(system.wait_ready, list(CONSUMERS))
+        connection = KafkaConnection(system.kafka)
+        for group, topics in GROUP_TOPICS.items():
+            replayed[group] = await reset_to_earliest(
+                connection, group, [system.topic_prefix + t for t in topics]
+            )
+        database = await asyncpg.connect(system.database_url(driver="postgresql"))
+        try:
+            await database.execute(f"TRUNCATE {', '.join(PROJECTIONS)}")
+        finally:
+            await database.close()
+    finally:  # whatever happened, the tests after this one need the consumers
+        began = time.monotonic()
+        for service in CONSUMERS:
+            system.start(service)
+        await asyncio.to_thread(system.wait_ready, list(CONSUMERS))
     await hub.settled(timeout_s=1800)
     record["replay_s"] = round(time.monotonic() - began, 1)
     after = await snapshot(hub, ids, "after")

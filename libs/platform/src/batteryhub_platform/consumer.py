@@ -45,9 +45,6 @@ from batteryhub_platform.kafka import (
 )
 
 log = logging.getLogger(__name__)
-STALLS = Counter(
-    "consumer_stalls_total", "Times a consumer with lag fetched nothing and reconnected", ["group"]
-)
 
 E = TypeVar("E")
 
@@ -141,11 +138,8 @@ class ConsumerRunner:
         dead_letter_topic: str,
         max_records: int = 500,
         is_transient: Callable[[BaseException], bool] = default_is_transient,
-        stall_after_s: float = 30.0,
     ) -> None:
         self.group_id = group_id
-        self._stall_after_s = stall_after_s
-        self._last_batch_at = time.monotonic()
         self._codecs = dict(codecs)
         self._handler = handler
         self._publisher = publisher
@@ -190,7 +184,6 @@ class ConsumerRunner:
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
         records: tuple[ConsumerRecord, ...] = msg.raw_message
         started = time.perf_counter()
-        self._last_batch_at = time.monotonic()
         try:
             await self._process(list(records))
         except Exception as exc:
@@ -292,26 +285,8 @@ class ConsumerRunner:
     async def _track_lag(self) -> None:
         while True:
             await asyncio.sleep(5)
-            lag = 0
             with contextlib.suppress(Exception):  # lag is best-effort telemetry
-                lag = await self.update_lag()
-            idle_s = time.monotonic() - self._last_batch_at
-            if lag > 0 and idle_s > self._stall_after_s:
-                await self.restart(f"lag {lag} and no batch for {idle_s:.0f} s")
-
-    async def restart(self, reason: str) -> None:
-        """Reconnect the Kafka client. After a broker crash aiokafka's consumer can stay
-        connected and assigned yet never fetch again (seen once in the chaos tests: the
-        notifier, after its coordinator was marked dead mid-retry); offsets are committed
-        only after effects, so reconnecting replays nothing that was not done."""
-        log.error("consumer stalled; reconnecting", extra={"reason": reason})
-        STALLS.labels(self.group_id).inc()
-        self._last_batch_at = time.monotonic()
-        try:
-            await self.broker.stop()
-            await self.broker.start()
-        except Exception:  # the next check tries again
-            log.exception("reconnecting the consumer failed")
+                await self.update_lag()
 
     async def update_lag(self) -> int:
         consumer = self.subscriber.consumer

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -13,19 +12,13 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local.run import SERVICES, LocalSystem
-from tests.hub import Hub
+from tests.hub import Hub, free_port
 from tests.servers import Servers, test_servers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that stop a server run last, so the others never see the outage."""
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +41,7 @@ def system(servers: Servers) -> Iterator[LocalSystem]:
         pg_host=servers.pg_host,
         pg_port=servers.pg_port,
         pg_password=servers.pg_password,
-        ports={service: _free_port() for service in SERVICES},
+        ports={service: free_port() for service in SERVICES},
     )
     try:
         system.up()

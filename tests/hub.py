@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from batteryhub_contracts.topics import (
@@ -31,6 +32,12 @@ GROUP_TOPICS = {
 }
 _battery_ids = itertools.count(int(time.time()) % 100_000 * 1000)
 _hub_ids = itertools.count(int(time.time()) % 100_000 * 100)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def new_battery_id() -> int:
@@ -210,6 +217,31 @@ class Hub:
         finally:
             await consumer.stop()
             await admin.close()
+
+
+async def read_topic(hub: Hub, name: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on this system's topic ``name`` (without the prefix), from the start."""
+    topic = hub.system.topic_prefix + name
+    admin = AIOKafkaAdminClient(bootstrap_servers=hub.system.kafka)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=hub.system.kafka, enable_auto_commit=False)
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                found.extend(records)
+        return found
+    finally:
+        await consumer.stop()
 
 
 async def eventually(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import time
 from typing import Any
 
@@ -13,17 +12,11 @@ import pytest
 from tests.chaos.checker import check
 from tests.chaos.conftest import Scale
 from tests.chaos.fleet import Fleet, until
-from tests.hub import Hub
+from tests.hub import Hub, free_port
 
 pytestmark = pytest.mark.e2e
 
 CONSUMERS = ("error-decoder", "notifier", "query-projector")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def drain(hub: Hub, figures: dict[str, Any], stream: asyncio.Task[None]) -> None:
@@ -69,7 +62,7 @@ async def test_rebalance_churn_with_two_to_three_instances_of_each_consumer(
 
     def start(service: str, instance: str) -> None:
         if instance:
-            ports.setdefault(service + instance, _free_port())
+            ports.setdefault(service + instance, free_port())
             system.start(service, instance=instance, port=ports[service + instance])
         else:
             system.start(service)

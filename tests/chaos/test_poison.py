@@ -10,8 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 
 from batteryhub_contracts.topics import (
     DEAD_LETTERS,
@@ -29,7 +28,7 @@ from tests.chaos.checker import check
 from tests.chaos.conftest import Scale
 from tests.chaos.fleet import Fleet, Traffic
 from tests.chaos.test_consumer_faults import drain
-from tests.hub import GROUP_TOPICS, Hub
+from tests.hub import GROUP_TOPICS, Hub, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -75,33 +74,11 @@ async def inject(
 
 async def dead_letters(hub: Hub) -> dict[Origin, list[tuple[str, str]]]:
     """Every dead letter of this system: origin -> [(consumer group, reason)]."""
-    topic = hub.system.topic_prefix + DEAD_LETTERS
-    admin = AIOKafkaAdminClient(bootstrap_servers=hub.system.kafka)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=hub.system.kafka, enable_auto_commit=False)
-    await consumer.start()
     found: dict[Origin, list[tuple[str, str]]] = defaultdict(list)
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for r in records:
-                    h = {k: v.decode() for k, v in r.headers}
-                    origin = (
-                        h[HEADER_DLQ_TOPIC],
-                        int(h[HEADER_DLQ_PARTITION]),
-                        int(h[HEADER_DLQ_OFFSET]),
-                    )
-                    found[origin].append((h[HEADER_DLQ_CONSUMER], h[HEADER_DLQ_REASON]))
-    finally:
-        await consumer.stop()
+    for r in await read_topic(hub, DEAD_LETTERS):
+        h = {k: v.decode() for k, v in r.headers}
+        origin = (h[HEADER_DLQ_TOPIC], int(h[HEADER_DLQ_PARTITION]), int(h[HEADER_DLQ_OFFSET]))
+        found[origin].append((h[HEADER_DLQ_CONSUMER], h[HEADER_DLQ_REASON]))
     return found
 
 

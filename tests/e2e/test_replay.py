@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import socket
 import uuid
 from typing import Any
 
@@ -15,15 +14,9 @@ import httpx
 import pytest
 
 from deploy.local.run import PYTHON, ROOT
-from tests.hub import Hub, eventually, new_hub_id
+from tests.hub import Hub, eventually, free_port, new_hub_id
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _answers(client: httpx.AsyncClient, headers: dict[str, str], batteries: list[int]) -> str:
@@ -119,7 +112,7 @@ async def test_a_projection_rebuilt_from_the_log_answers_identically(hub: Hub) -
         env={**system.env(), **rebuilt_env},
     )
     assert await process.wait() == 0
-    projector_port, query_port = _free_port(), _free_port()
+    projector_port, query_port = free_port(), free_port()
     system.start("query-projector", instance="-replay", port=projector_port, extra_env=rebuilt_env)
     system.start("query-api", instance="-replay", port=query_port, extra_env=rebuilt_env)
     try:

@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 from argon2 import PasswordHasher
 
 from batteryhub_contracts.events import (
@@ -23,7 +22,7 @@ from batteryhub_contracts.events import (
     encode,
 )
 from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, battery_key, full_name
-from tests.hub import Hub, eventually, new_battery_id
+from tests.hub import Hub, eventually, new_battery_id, read_topic
 from tests.security.forge import BATTERY_KEY, battery_claims, hs256
 
 pytestmark = pytest.mark.e2e
@@ -48,32 +47,8 @@ async def database(hub: Hub) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
-async def _partitions(hub: Hub, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=hub.system.kafka)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-
-
 async def _topic(hub: Hub, name: str) -> list[bytes]:
-    topic = full_name(name, hub.system.topic_prefix)
-    consumer = AIOKafkaConsumer(bootstrap_servers=hub.system.kafka, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = await _partitions(hub, topic)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        values: list[bytes] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                values.extend(r.value for r in records if r.value is not None)
-        return values
-    finally:
-        await consumer.stop()
+    return [r.value for r in await read_topic(hub, name) if r.value is not None]
 
 
 async def test_every_user_password_is_stored_as_a_strong_argon2id_hash(

@@ -44,7 +44,9 @@ async def topic() -> AsyncIterator[str]:
         await admin.close()
 
 
-async def test_a_producer_that_lost_its_sequence_is_replaced(topic: str) -> None:
+async def test_a_producer_that_lost_its_sequence_is_replaced(
+    topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     publisher = EventPublisher(KafkaConnection(BOOTSTRAP), "recovery-test", timeout_s=10)
     await publisher.start()
     try:
@@ -54,7 +56,7 @@ async def test_a_producer_that_lost_its_sequence_is_replaced(topic: str) -> None
         async def lost_state(*args: Any, **kwargs: Any) -> Any:
             raise OutOfOrderSequenceNumber()
 
-        broken.send = lost_state  # type: ignore[method-assign]
+        monkeypatch.setattr(broken, "send", lost_state)
         letter = RawOutgoing(topic, b"k", b"stored after the replacement", [])
         with pytest.raises(BrokerUnavailable, match="OutOfOrderSequenceNumber"):
             await publisher.publish_many([letter])

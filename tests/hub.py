@@ -182,15 +182,29 @@ class Hub:
         a row (a decoder's output becomes the next group's input)."""
         deadline = time.monotonic() + timeout_s
         quiet = 0
+        lags: dict[str, dict[str, int]] = {}
         while time.monotonic() < deadline:
-            lag = await self.total_lag()
-            quiet = quiet + 1 if lag == 0 else 0
+            lags = await self.lags()
+            quiet = quiet + 1 if not any(lags.values()) else 0
             if quiet >= 2:
                 return
             await asyncio.sleep(0.25)
-        raise AssertionError(f"consumers did not catch up within {timeout_s:g} s (lag {lag})")
+        raise AssertionError(
+            f"consumers did not catch up within {timeout_s:g} s: "
+            + "; ".join(f"{g} lags {parts}" for g, parts in lags.items() if parts)
+            + "".join(
+                f"\n--- last lines of {g}'s log:\n{self.system.log_tail(g)}"
+                for g, parts in lags.items()
+                if parts
+            )
+        )
 
     async def total_lag(self) -> int:
+        return sum(sum(parts.values()) for parts in (await self.lags()).values())
+
+    async def lags(self) -> dict[str, dict[str, int]]:
+        """Per consumer group (named as its service), the partitions it has not caught up
+        on: ``{"notifier": {"readings.decoded[3]": 32}}``."""
         prefix = self.system.topic_prefix
         admin = AIOKafkaAdminClient(bootstrap_servers=self.system.kafka)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.system.kafka)
@@ -205,15 +219,17 @@ class Hub:
             }
             assert all(partitions.get(n) for n in names), f"topics missing: {names}"
             ends = await consumer.end_offsets([tp for tps in partitions.values() for tp in tps])
-            total = 0
+            lags: dict[str, dict[str, int]] = {}
             for group, topics in GROUP_TOPICS.items():
                 committed = await admin.list_consumer_group_offsets(group)
+                behind = lags.setdefault(group, {})
                 for topic in topics:
                     for tp in partitions[prefix + topic]:
                         done = committed.get(tp)
                         position = done.offset if done is not None and done.offset >= 0 else 0
-                        total += ends[tp] - position
-            return total
+                        if ends[tp] > position:
+                            behind[f"{tp.topic}[{tp.partition}]"] = ends[tp] - position
+            return lags
         finally:
             await consumer.stop()
             await admin.close()

@@ -131,6 +131,9 @@ class LocalSystem:
     def log_file(self, service: str) -> Path:
         return self.run_dir / f"{service}.log"
 
+    def log_tail(self, service: str, lines: int = 25) -> str:
+        return _tail(self.log_file(service), lines)
+
     def start(
         self,
         service: str,

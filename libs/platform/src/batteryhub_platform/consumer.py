@@ -7,12 +7,15 @@
 - A transient failure (broker or database away) is retried after a growing pause, so an
   outage does not spin. Any other failure of a batch is retried record by record, and the
   record that still fails is dead-lettered with its reason instead of blocking its partition.
+- A watchdog restarts the Kafka consumer when, with the broker answering, the group has
+  records to take and none was handed to the handler for ``stall_after_s`` (aiokafka has been
+  seen to stop fetching for good after a broker crash). The stacks of the client's tasks go
+  to the log first, so the cause can be found.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -20,7 +23,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -61,6 +65,11 @@ BATCH_SECONDS = Histogram(
 RETRIES = Counter("consumer_retries_total", "Batches retried after a failure", ["group", "kind"])
 LAG = Gauge(
     "consumer_lag", "Records not yet committed by the group", ["group", "topic", "partition"]
+)
+RESTARTS = Counter(
+    "consumer_restarts_total",
+    "Times the watchdog restarted a consumer that had records to take and took none",
+    ["group"],
 )
 
 
@@ -138,15 +147,24 @@ class ConsumerRunner:
         dead_letter_topic: str,
         max_records: int = 500,
         is_transient: Callable[[BaseException], bool] = default_is_transient,
+        stall_after_s: float = 30.0,
+        watch_every_s: float = 5.0,
     ) -> None:
         self.group_id = group_id
+        self._connection = connection
+        self._stall_after_s = stall_after_s
+        self._watch_every_s = watch_every_s
+        self._batches = 0
+        """Batches handed to the handler so far (successful or not): the watchdog's pulse."""
+        self._consuming = False
+        self._watch_clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
         self._codecs = dict(codecs)
         self._handler = handler
         self._publisher = publisher
         self._dead_letter_topic = dead_letter_topic
         self._is_transient = is_transient
         self._backoff_s = 0.0
-        self._lag_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self.broker = KafkaBroker(
             connection.bootstrap_servers,
             security=faststream_security(connection),
@@ -173,16 +191,19 @@ class ConsumerRunner:
 
     async def start(self) -> None:
         await self.broker.start()
-        self._lag_task = asyncio.create_task(self._track_lag(), name=f"{self.group_id}-lag")
+        self._consuming = True
+        self._watch_task = asyncio.create_task(self._watch(), name=f"{self.group_id}-watch")
 
     async def stop(self) -> None:
-        if self._lag_task is not None:
-            self._lag_task.cancel()
-            await asyncio.gather(self._lag_task, return_exceptions=True)
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            await asyncio.gather(self._watch_task, return_exceptions=True)
+        await self._close_watch_clients()
         await self.broker.stop()
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
         records: tuple[ConsumerRecord, ...] = msg.raw_message
+        self._batches += 1
         started = time.perf_counter()
         try:
             await self._process(list(records))
@@ -282,24 +303,123 @@ class ConsumerRunner:
         )
         await asyncio.sleep(self._backoff_s)
 
-    async def _track_lag(self) -> None:
+    # --- the watchdog -----------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Every ``watch_every_s``: publish the lag, and restart the consumer when it has
+        records to take (the broker says so) and has handed none to the handler for
+        ``stall_after_s``. A broker that does not answer stops the clock: a consumer waiting
+        out an outage is not stalled. A restart that could not start the consumer again is
+        retried at the next tick."""
+        quiet_since: float | None = None
+        pulse = self._batches
         while True:
-            await asyncio.sleep(5)
-            with contextlib.suppress(Exception):  # lag is best-effort telemetry
-                await self.update_lag()
+            await asyncio.sleep(self._watch_every_s)
+            try:
+                async with asyncio.timeout(max(self._watch_every_s * 2, 10)):
+                    lag = await self.update_lag()
+            except Exception as exc:  # the broker is away or was restarted: judge nothing
+                log.debug("lag not measured", extra={"error": repr(exc)})
+                await self._close_watch_clients()
+                quiet_since = None
+                continue
+            if not self._consuming:
+                await self.restart("the last restart did not start the consumer")
+                continue
+            took = self._batches != pulse
+            pulse = self._batches
+            if lag == 0 or took:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= self._stall_after_s:
+                quiet_since = None
+                await self.restart(
+                    f"{lag} records to take and none taken for {self._stall_after_s:g} s"
+                )
+
+    async def restart(self, reason: str) -> None:
+        """Stop the Kafka consumer and start a new one. Offsets are committed only after a
+        batch's effects, so the new consumer goes on from the first record not done."""
+        log.error(
+            "consumer stalled; restarting it",
+            extra={"group": self.group_id, "reason": reason, "stacks": _client_stacks()},
+        )
+        RESTARTS.labels(self.group_id).inc()
+        self._consuming = False
+        try:
+            async with asyncio.timeout(30):
+                await self.broker.stop()
+        except Exception as exc:  # a wedged client may not close cleanly; it is replaced
+            log.warning("stopping the stalled consumer failed", extra={"error": repr(exc)})
+        try:
+            async with asyncio.timeout(60):
+                await self.broker.start()
+        except Exception as exc:
+            log.warning("restarting the consumer failed; retrying", extra={"error": repr(exc)})
+            return
+        self._consuming = True
 
     async def update_lag(self) -> int:
-        consumer = self.subscriber.consumer
-        if consumer is None:
-            return -1
-        assigned: list[TopicPartition] = list(consumer.assignment())
-        if not assigned:
-            return 0
-        ends = await consumer.end_offsets(assigned)
+        """Records on the subscribed topics not yet committed by the group, measured with
+        clients of their own (not the consumer's, which may be the one that is stuck)."""
+        admin, consumer = await self._clients()
+        described = await admin.describe_topics(list(self._codecs))
+        partitions = [
+            TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+        ]
+        if not partitions:
+            raise RuntimeError("no partitions described")
+        committed = await admin.list_consumer_group_offsets(self.group_id)
+        ends = await consumer.end_offsets(partitions)
         total = 0
-        for tp in assigned:
-            committed = await consumer.committed(tp) or 0
-            lag = max(ends[tp] - committed, 0)
+        for tp in partitions:
+            done = committed.get(tp)
+            lag = max(ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0), 0)
             LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
             total += lag
         return total
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._watch_clients is None:
+            kwargs = self._connection.client_kwargs()
+            admin = AIOKafkaAdminClient(client_id=f"{self.group_id}-watch", **kwargs)
+            # No topics and no group: it only asks for end offsets, it never fetches.
+            consumer = AIOKafkaConsumer(client_id=f"{self.group_id}-watch", **kwargs)
+            try:
+                await admin.start()
+                await consumer.start()
+            except BaseException:
+                await _close(admin, consumer)
+                raise
+            self._watch_clients = (admin, consumer)
+        return self._watch_clients
+
+    async def _close_watch_clients(self) -> None:
+        if self._watch_clients is not None:
+            clients, self._watch_clients = self._watch_clients, None
+            await _close(*clients)
+
+
+async def _close(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
+    for close in (consumer.stop, admin.close):
+        try:
+            async with asyncio.timeout(10):
+                await close()
+        except Exception as exc:  # a client of a dead connection may fail to close
+            log.debug("closing a watch client failed", extra={"error": repr(exc)})
+
+
+def _client_stacks() -> str:
+    """Where each Kafka client task is waiting (aiokafka's fetcher and coordinator, the
+    FastStream consume loop): what to read when a consumer stalled."""
+    stacks = []
+    for task in asyncio.all_tasks():
+        frames = task.get_stack()
+        where = " <- ".join(
+            f"{'/'.join(f.f_code.co_filename.rsplit('/', 2)[-2:])}:{f.f_lineno} {f.f_code.co_name}"
+            for f in frames
+        )
+        if "aiokafka" in where or "faststream" in where or "consumer" in where:
+            stacks.append(f"{task.get_name()}: {where}")
+    return "\n".join(stacks)[:8000]

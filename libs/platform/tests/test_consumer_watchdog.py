@@ -1,0 +1,166 @@
+"""The consumer watchdog, against the real Kafka that ``make test`` starts: a consumer that
+has records to take and takes none is restarted, and goes on from its committed offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
+from prometheus_client import REGISTRY
+
+from batteryhub_contracts.events import READING_RECEIVED, ReadingFields, ReadingReceived, encode
+from batteryhub_platform.consumer import ConsumerRunner, Incoming
+from batteryhub_platform.kafka import EventPublisher, KafkaConnection, Outgoing
+
+pytestmark = pytest.mark.integration
+
+BOOTSTRAP = os.environ.get(
+    "BATTERYHUB_TEST_KAFKA", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+)
+
+
+@pytest.fixture
+async def topic() -> AsyncIterator[str]:
+    name = f"consumer-watchdog-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        await admin.start()
+    except KafkaConnectionError:
+        pytest.fail(f"Kafka at {BOOTSTRAP} not reachable: start it with `make infra`")
+    try:
+        await admin.create_topics([NewTopic(name, 2, 1), NewTopic(name + ".dlq", 1, 1)])
+        yield name
+        await admin.delete_topics([name, name + ".dlq"])
+    finally:
+        await admin.close()
+
+
+def reading(battery_id: int) -> bytes:
+    now = datetime.now(UTC)
+    return encode(
+        ReadingReceived(
+            event_id=uuid.uuid4(),
+            occurred_at=now,
+            reading=ReadingFields(
+                battery_id=battery_id,
+                hub_id=1,
+                battery_name=f"B{battery_id}",
+                measured_at=now,
+                time_source="received",
+                received_at=now,
+                metrics={},
+            ),
+        )
+    )
+
+
+async def until(condition: Any, what: str, timeout_s: float = 60) -> None:
+    for _ in range(int(timeout_s * 10)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} within {timeout_s:g} s")
+
+
+async def test_a_consumer_that_takes_nothing_while_it_lags_is_restarted(topic: str) -> None:
+    """The first batch hangs for good (as a consume loop stuck in its Kafka client would):
+    the watchdog restarts the consumer, which gets the same record again and goes on."""
+    group = f"watchdog-test-{uuid.uuid4().hex[:6]}"
+    attempts: list[int] = []
+    done: list[int] = []
+
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        ids = [i.event.reading.battery_id for i in batch]
+        attempts.extend(ids)
+        if len(attempts) == len(ids):  # the very first batch never returns
+            await asyncio.Event().wait()
+        done.extend(ids)
+        return ()
+
+    connection = KafkaConnection(BOOTSTRAP)
+    publisher = EventPublisher(connection, "watchdog-test", timeout_s=10)
+    runner = ConsumerRunner(
+        connection=connection,
+        group_id=group,
+        codecs={topic: READING_RECEIVED},
+        handler=handle,
+        publisher=publisher,
+        dead_letter_topic=topic + ".dlq",
+        stall_after_s=3,
+        watch_every_s=0.5,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    await publisher.start()
+    await producer.start()
+    await runner.start()
+    try:
+        await producer.send_and_wait(topic, reading(1), key=b"1")
+        await until(lambda: attempts, "the first batch arrives")
+        await until(lambda: done == [1], "the record is done after a restart")
+        assert restarts(group) == 1
+        # and the restarted consumer goes on with new records
+        await producer.send_and_wait(topic, reading(2), key=b"2")
+        await until(lambda: done == [1, 2], "a later record is done")
+        await lag_is_zero(runner)
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await publisher.stop()
+
+
+async def lag_is_zero(runner: ConsumerRunner) -> None:
+    for _ in range(100):
+        if await runner.update_lag() == 0:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the group did not commit everything within 20 s")
+
+
+def restarts(group: str) -> float:
+    return REGISTRY.get_sample_value("consumer_restarts_total", {"group": group}) or 0.0
+
+
+async def test_a_consumer_that_keeps_up_is_never_restarted(topic: str) -> None:
+    group = f"watchdog-test-{uuid.uuid4().hex[:6]}"
+    done: list[int] = []
+
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        done.extend(i.event.reading.battery_id for i in batch)
+        return ()
+
+    connection = KafkaConnection(BOOTSTRAP)
+    publisher = EventPublisher(connection, "watchdog-test", timeout_s=10)
+    runner = ConsumerRunner(
+        connection=connection,
+        group_id=group,
+        codecs={topic: READING_RECEIVED},
+        handler=handle,
+        publisher=publisher,
+        dead_letter_topic=topic + ".dlq",
+        stall_after_s=2,
+        watch_every_s=0.5,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    await publisher.start()
+    await producer.start()
+    await runner.start()
+    try:
+        for n in range(1, 41):
+            await producer.send_and_wait(topic, reading(n), key=str(n).encode())
+            await asyncio.sleep(0.1)
+        await until(lambda: sorted(done) == list(range(1, 41)), "every record is done")
+        await asyncio.sleep(3)  # idle with nothing to take: not a stall either
+        assert restarts(group) == 0
+        await lag_is_zero(runner)
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await publisher.stop()

@@ -4,16 +4,13 @@ has records to take and takes none is restarted, and goes on from its committed 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError
 from prometheus_client import REGISTRY
 
 from batteryhub_contracts.events import READING_RECEIVED, ReadingFields, ReadingReceived, encode
@@ -21,26 +18,6 @@ from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.kafka import EventPublisher, KafkaConnection, Outgoing
 
 pytestmark = pytest.mark.integration
-
-BOOTSTRAP = os.environ.get(
-    "BATTERYHUB_TEST_KAFKA", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
-)
-
-
-@pytest.fixture
-async def topic() -> AsyncIterator[str]:
-    name = f"consumer-watchdog-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    try:
-        await admin.start()
-    except KafkaConnectionError:
-        pytest.fail(f"Kafka at {BOOTSTRAP} not reachable: start it with `make infra`")
-    try:
-        await admin.create_topics([NewTopic(name, 2, 1), NewTopic(name + ".dlq", 1, 1)])
-        yield name
-        await admin.delete_topics([name, name + ".dlq"])
-    finally:
-        await admin.close()
 
 
 def reading(battery_id: int) -> bytes:
@@ -70,7 +47,9 @@ async def until(condition: Any, what: str, timeout_s: float = 60) -> None:
     raise AssertionError(f"{what} within {timeout_s:g} s")
 
 
-async def test_a_consumer_that_takes_nothing_while_it_lags_is_restarted(topic: str) -> None:
+async def test_a_consumer_that_takes_nothing_while_it_lags_is_restarted(
+    topic: str, bootstrap: str
+) -> None:
     """The first batch hangs for good (as a consume loop stuck in its Kafka client would):
     the watchdog restarts the consumer, which gets the same record again and goes on."""
     group = f"watchdog-test-{uuid.uuid4().hex[:6]}"
@@ -85,7 +64,7 @@ async def test_a_consumer_that_takes_nothing_while_it_lags_is_restarted(topic: s
         done.extend(ids)
         return ()
 
-    connection = KafkaConnection(BOOTSTRAP)
+    connection = KafkaConnection(bootstrap)
     publisher = EventPublisher(connection, "watchdog-test", timeout_s=10)
     runner = ConsumerRunner(
         connection=connection,
@@ -97,7 +76,7 @@ async def test_a_consumer_that_takes_nothing_while_it_lags_is_restarted(topic: s
         stall_after_s=3,
         watch_every_s=0.5,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await publisher.start()
     await producer.start()
     await runner.start()
@@ -128,7 +107,7 @@ def restarts(group: str) -> float:
     return REGISTRY.get_sample_value("consumer_restarts_total", {"group": group}) or 0.0
 
 
-async def test_a_consumer_that_keeps_up_is_never_restarted(topic: str) -> None:
+async def test_a_consumer_that_keeps_up_is_never_restarted(topic: str, bootstrap: str) -> None:
     group = f"watchdog-test-{uuid.uuid4().hex[:6]}"
     done: list[int] = []
 
@@ -136,7 +115,7 @@ async def test_a_consumer_that_keeps_up_is_never_restarted(topic: str) -> None:
         done.extend(i.event.reading.battery_id for i in batch)
         return ()
 
-    connection = KafkaConnection(BOOTSTRAP)
+    connection = KafkaConnection(bootstrap)
     publisher = EventPublisher(connection, "watchdog-test", timeout_s=10)
     runner = ConsumerRunner(
         connection=connection,
@@ -148,7 +127,7 @@ async def test_a_consumer_that_keeps_up_is_never_restarted(topic: str) -> None:
         stall_after_s=2,
         watch_every_s=0.5,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await publisher.start()
     await producer.start()
     await runner.start()

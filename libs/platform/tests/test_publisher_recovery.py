@@ -4,15 +4,11 @@ attempt is stored. Against the real Kafka that ``make test`` starts."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber
+from aiokafka.errors import OutOfOrderSequenceNumber
 
 from batteryhub_platform.kafka import (
     BrokerUnavailable,
@@ -23,31 +19,11 @@ from batteryhub_platform.kafka import (
 
 pytestmark = pytest.mark.integration
 
-BOOTSTRAP = os.environ.get(
-    "BATTERYHUB_TEST_KAFKA", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
-)
-
-
-@pytest.fixture
-async def topic() -> AsyncIterator[str]:
-    name = f"publisher-recovery-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    try:
-        await admin.start()
-    except KafkaConnectionError:
-        pytest.fail(f"Kafka at {BOOTSTRAP} not reachable: start it with `make infra`")
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1)])
-        yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
-
 
 async def test_a_producer_that_lost_its_sequence_is_replaced(
-    topic: str, monkeypatch: pytest.MonkeyPatch
+    topic: str, bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    publisher = EventPublisher(KafkaConnection(BOOTSTRAP), "recovery-test", timeout_s=10)
+    publisher = EventPublisher(KafkaConnection(bootstrap), "recovery-test", timeout_s=10)
     await publisher.start()
     try:
         broken = publisher._producer
@@ -66,7 +42,7 @@ async def test_a_producer_that_lost_its_sequence_is_replaced(
         await publisher.stop()
 
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     try:

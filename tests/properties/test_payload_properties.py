@@ -29,6 +29,7 @@ from batteryhub_contracts.payload import (
     is_no_value,
     parse_battery_id,
     parse_date_time,
+    parse_number,
     parse_reading,
     unwrap_relay,
 )
@@ -165,6 +166,37 @@ def test_every_metric_field_is_kept_skipped_or_empty_never_lost(payload: dict[st
         outcomes = [key in reading.metrics, key in reading.skipped, is_no_value(payload[key])]
         assert outcomes.count(True) == 1, (key, payload[key], reading)
     assert set(reading.metrics) <= set(METRIC_FIELDS)
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(METRIC_FIELDS)), scalars)
+@example("soc", 100)
+@example("soc", 100.000001)
+@example("ec", 1)
+@example("ec", 2)
+@example("ec", 1.0)
+@example("gf", 9)
+@example("nc", MAX_BATTERY_ID)
+@example("nc", MAX_BATTERY_ID + 1)
+@example("nc", 7.0)
+@example("v", float("inf"))
+@example("v", float("nan"))
+@example("v", 2**63 - 1)
+def test_every_metric_is_read_as_parse_number_reads_it(key: str, value: Any) -> None:
+    """parse_reading takes plain in-range numbers by a fast path; it must agree with
+    parse_number, which decides every other value, on every value."""
+    reading = parse_reading({"id": 1, key: value}, RECEIVED)
+    if is_no_value(value):
+        assert key not in reading.metrics and key not in reading.skipped
+        return
+    try:
+        expected = parse_number(value, METRIC_FIELDS[key])
+    except ValueError as exc:
+        assert reading.skipped == {key: str(exc)}
+        assert key not in reading.metrics
+    else:
+        assert reading.metrics == {key: expected}
+        assert type(reading.metrics[key]) is type(expected)
 
 
 unknown_keys = st.lists(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from batteryhub_contracts.events import BatteryRecord, ReadingReceived, ReadingSource
+from batteryhub_contracts.events import BatteryRecord, ReadingSource
 from batteryhub_contracts.payload import (
     PayloadError,
     decode_json,
@@ -21,7 +21,7 @@ from batteryhub_contracts.payload import (
     unwrap_relay,
 )
 from batteryhub_contracts.topics import READINGS_RAW, REGISTRY, battery_key, full_name
-from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, Outgoing
+from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, encoded_event
 from batteryhub_platform.login_guard import LoginGuard, TooManyAttempts
 from batteryhub_platform.tokens import (
     BatteryPrincipal,
@@ -35,7 +35,14 @@ from batteryhub_platform.tokens import (
 from webhook_gateway import metrics
 from webhook_gateway.adapters.secrets import SecretHasher
 from webhook_gateway.config import Settings
-from webhook_gateway.domain.ingest import batch_records, reading_event, success_body
+from webhook_gateway.domain.ingest import (
+    READING_RECEIVED,
+    READINGS_RECEIVED,
+    AcceptedReading,
+    accept_reading,
+    batch_records,
+    success_body,
+)
 from webhook_gateway.domain.registry import (
     BatteryNotFound,
     BatteryRegistry,
@@ -197,12 +204,21 @@ class Gateway:
                 f"this token may submit only for battery {principal.battery_id}, "
                 f"not {battery.battery_id}"
             )
-        event = reading_event(parsed, battery, received_at, source)
+        reading = accept_reading(parsed, battery, received_at, source)
         started = time.perf_counter()
-        await self.publisher.publish(self._raw_topic, battery_key(battery.battery_id), event)
+        await self.publisher.publish_many(
+            [
+                encoded_event(
+                    self._raw_topic,
+                    battery_key(battery.battery_id),
+                    READING_RECEIVED,
+                    reading.encode(),
+                )
+            ]
+        )
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)
         metrics.READINGS_ACCEPTED.labels(source).inc()
-        return success_body(event, parsed)
+        return success_body(reading, parsed)
 
     async def accept_batch(self, principal: Principal, body: bytes) -> dict[str, Any]:
         """Many direct-format readings in one request, each judged on its own. Answers only
@@ -219,7 +235,7 @@ class Gateway:
             )
         received_at = datetime.now(UTC)
         results: list[dict[str, Any]] = []
-        events: dict[uuid.UUID, ReadingReceived] = {}
+        readings: dict[uuid.UUID, AcceptedReading] = {}
         for index, item in enumerate(items):
             try:
                 if not isinstance(item, dict):
@@ -230,18 +246,18 @@ class Gateway:
             except (PayloadError, Forbidden, RegistryError) as exc:
                 results.append({"index": index, "status": "rejected", "reason": _reason(exc)})
                 continue
-            event = reading_event(parsed, battery, received_at, "batch")
-            events.setdefault(event.event_id, event)  # a reading twice in one batch is one
-            answer = success_body(event, parsed)
+            reading = accept_reading(parsed, battery, received_at, "batch")
+            readings.setdefault(reading.reading_id, reading)  # a reading twice in one batch is one
+            answer = success_body(reading, parsed)
             del answer["status"]
             results.append({"index": index, "status": "accepted", **answer})
         started = time.perf_counter()
         await self.publisher.publish_many(
             [
-                Outgoing(
-                    self._raw_topic, battery_key(record.readings[0].reading.battery_id), record
+                encoded_event(
+                    self._raw_topic, battery_key(record.battery_id), READINGS_RECEIVED, record.value
                 )
-                for record in batch_records(events.values(), received_at)
+                for record in batch_records(readings.values(), received_at)
             ]
         )
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)

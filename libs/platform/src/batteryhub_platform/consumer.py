@@ -64,7 +64,10 @@ BATCH_SECONDS = Histogram(
 )
 RETRIES = Counter("consumer_retries_total", "Batches retried after a failure", ["group", "kind"])
 LAG = Gauge(
-    "consumer_lag", "Records not yet committed by the group", ["group", "topic", "partition"]
+    "consumer_lag",
+    "Records not yet committed by the group, on every partition of its topics (each replica "
+    "of a group reports all of them: aggregate with max by partition, not sum)",
+    ["group", "topic", "partition"],
 )
 RESTARTS = Counter(
     "consumer_restarts_total",
@@ -147,6 +150,7 @@ class ConsumerRunner:
         dead_letter_topic: str,
         max_records: int = 500,
         is_transient: Callable[[BaseException], bool] = default_is_transient,
+        max_partition_fetch_bytes: int = 256 * 1024,
         stall_after_s: float = 30.0,
         watch_every_s: float = 5.0,
     ) -> None:
@@ -179,6 +183,11 @@ class ConsumerRunner:
             group_id=group_id,
             batch=True,
             max_records=max_records,
+            # A batch-upload record carries up to 200 readings (~130 KB): bounding each fetch
+            # by bytes, not only by records, keeps a batch to a few thousand readings, and the
+            # memory of its decoded events with it (1 MB per partition let the projector
+            # hold ~10,000 decoded readings at once and pass 150 MB).
+            max_partition_fetch_bytes=max_partition_fetch_bytes,
             # FastStream sleeps this long after an empty poll before polling again: on an
             # idle topic that sleep is latency added to the next record at every hop.
             batch_timeout_ms=10,

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +43,11 @@ from bench.kafka_tools import (
     producer_performance,
     readings_per_record,
 )
-from deploy.local.run import PYTHON, ROOT, SERVICES, LocalSystem, rss_mb
+from deploy.local.run import PYTHON, ROOT, SERVICES, LocalSystem, cpu_s, rss_mb
 from tests.hub import Hub
 
 LOADGEN = ROOT / ".cache" / "bin" / "loadgen"
+CONSUMERS = ("error-decoder", "notifier", "query-projector")
 DOCS = ROOT / "docs"
 
 
@@ -129,6 +133,21 @@ class Bench:
             lines.append(f"{battery_id} {token}")
         self.tokens.write_text("\n".join(lines) + "\n")
 
+    @contextlib.asynccontextmanager
+    async def gateway_alone(self, hub: Hub) -> AsyncIterator[None]:
+        """The gateway and Kafka only, as their anchors run: the consumers are stopped
+        meanwhile (else they take the CPUs to process what the gateway just took), then
+        started again and caught up before the next figure."""
+        for service in CONSUMERS:
+            self.system.stop(service)
+        try:
+            yield
+        finally:
+            for service in CONSUMERS:
+                self.system.start(service)
+            await asyncio.to_thread(self.system.wait_ready, list(CONSUMERS))
+            await hub.settled(timeout_s=1800)
+
     # --- 1. single readings vs hello world ---------------------------------------------
 
     def single_readings(self, workers: int) -> None:
@@ -184,7 +203,7 @@ class Bench:
 
     # --- 2. batch endpoint vs ProducerPerformance ----------------------------------------
 
-    async def batch_readings(self) -> None:
+    async def batch_readings(self, workers: int) -> None:
         ours = loadgen(
             f"{self.gateway}/webhook/live-data/batch",
             "batch",
@@ -200,6 +219,7 @@ class Bench:
         record = RAW_EVENT_BYTES * READINGS_PER_RECORD
         anchor = producer_performance(self.system.kafka, topic, 20_000, record)
         self.figures["batch"] = {
+            "workers": workers,
             "gateway": ours,
             "anchor_producer_perf_records_per_s": anchor,
             "anchor_producer_perf_readings_per_s": anchor * READINGS_PER_RECORD,
@@ -226,6 +246,7 @@ class Bench:
                 0,
             )
         )
+        cpu_before = self._cpu()
         started = time.monotonic()
         while not task.done():
             samples.append((time.monotonic() - started, await hub.total_lag()))
@@ -238,6 +259,7 @@ class Bench:
         drained_at = time.monotonic()
         await hub.settled(timeout_s=600)
         drain_s = time.monotonic() - drained_at
+        cpu_after = self._cpu()
         achieved = result["readings_per_s"]
         # Lag is counted in records; each carries 500 / ceil(500 / 200) readings here.
         per_record = 500 / -(-500 // READINGS_PER_RECORD)
@@ -251,7 +273,22 @@ class Bench:
             "drain_after_load_s": drain_s,
             "rss_mb": memory,
             "lag_samples": samples,
+            "cpu_us_per_reading": _cpu_per_reading(cpu_before, cpu_after, result),
         }
+
+    def _cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each service, Kafka and PostgreSQL."""
+        pids = {s: self.system.pid(s) for s in SERVICES}
+        status = subprocess.run(
+            ["bash", str(ROOT / "deploy/local/infra.sh"), "status"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        for server in ("kafka", "postgres"):
+            found = re.search(rf"^{server}: up .*\(pid (\d+)\)", status, re.MULTILINE)
+            pids[server] = int(found.group(1)) if found else None
+        return {name: cpu_s(pid) for name, pid in pids.items() if pid is not None}
 
     # --- 4. consumers on an isolated copy of the stream ----------------------------------
 
@@ -268,7 +305,7 @@ class Bench:
             records,
             f"bench-passthrough-{uuid.uuid4().hex[:6]}",
         )
-        for service in ("error-decoder", "notifier", "query-projector"):
+        for service in CONSUMERS:
             self.system.stop(service)
         decoder = await self._drain("error-decoder", iso, READINGS_RAW, 1)
         per_record = await readings_per_record(self.system.kafka, iso + READINGS_RAW)
@@ -316,7 +353,7 @@ class Bench:
                 "error-decoder", iso, READINGS_RAW, instances
             )
         self.figures["decoder_scaling"] = scaling
-        for service in ("error-decoder", "notifier", "query-projector"):
+        for service in CONSUMERS:
             self.system.start(service)
         self.system.wait_ready()
 
@@ -404,12 +441,15 @@ class Bench:
 
     # --- 6. gateway workers ----------------------------------------------------------------
 
+    def gateway_workers(self, workers: int) -> None:
+        self.system.stop("webhook-gateway")
+        self.system.start("webhook-gateway", workers=workers)
+        self.system.wait_ready(["webhook-gateway"])
+
     def gateway_scaling(self) -> None:
         scaling = {}
         for workers in (1, 2, 4):
-            self.system.stop("webhook-gateway")
-            self.system.start("webhook-gateway", workers=workers)
-            self.system.wait_ready(["webhook-gateway"])
+            self.gateway_workers(workers)
             single = loadgen(
                 f"{self.gateway}/webhook/live-data",
                 "single",
@@ -470,6 +510,17 @@ class Bench:
 SINGLE_CONNECTIONS = 256
 RAW_EVENT_BYTES = 640  # a ReadingReceived event of a full 31-field reading, as JSON
 READINGS_PER_RECORD = MAX_READINGS_PER_RECORD
+
+
+def _cpu_per_reading(
+    before: dict[str, float], after: dict[str, float], loadgen_result: dict[str, Any]
+) -> dict[str, float]:
+    """CPU microseconds each process spent per accepted reading, from the start of the load
+    to the end of the drain: where a reading's cost goes, and what the machine can carry."""
+    readings = max(int(loadgen_result["readings_ok"]), 1)
+    spent = {name: after[name] - before[name] for name in after if name in before}
+    spent["load generator"] = loadgen_result["cpu_user_s"] + loadgen_result["cpu_sys_s"]
+    return {name: seconds * 1e6 / readings for name, seconds in spent.items()}
 
 
 def _wait_http(url: str, timeout_s: float = 30) -> None:
@@ -614,15 +665,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     hub = Hub(system)
     try:
         await bench.register_fleet(hub, 100 if args.quick else 200)
-        bench.single_readings(workers=1)
-        await bench.batch_readings()
+        # The headline gateway figures with one worker per CPU, the anchor with as many; the
+        # rest of the run (and the memory figure) with the single worker `make up` starts.
+        workers = os.cpu_count() or 1
+        async with bench.gateway_alone(hub):
+            bench.gateway_workers(workers)
+            bench.single_readings(workers)
+            await bench.batch_readings(workers)
+            bench.gateway_workers(1)
         probe = await bench.sustained(hub, args.rate, 20 if args.quick else 60)
         bench.figures["sustained"] = probe
         await bench.consumers(50_000 if args.quick else 200_000)
         # "At half the max sustained rate": half of what the pipeline actually sustained.
         sustained_rate = probe["loadgen"]["readings_per_s"]
         await bench.latency(hub, max(sustained_rate / 2, 100), 20 if args.quick else 100)
-        bench.gateway_scaling()
+        async with bench.gateway_alone(hub):
+            bench.gateway_scaling()
         await bench.query_latency(
             hub, [100_000, 1_000_000] if args.quick else [1_000_000, 10_000_000]
         )

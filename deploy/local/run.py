@@ -290,14 +290,31 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn workers), in MB."""
-    total = 0
+def _with_children(pid: int) -> list[int]:
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except FileNotFoundError:
         children = []
-    for p in [pid, *map(int, children)]:
+    return [pid, *map(int, children)]
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process and its live children (uvicorn workers,
+    PostgreSQL backends) have used so far."""
+    total = 0
+    for p in _with_children(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), in MB."""
+    total = 0
+    for p in _with_children(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

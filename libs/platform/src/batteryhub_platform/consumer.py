@@ -315,18 +315,21 @@ class ConsumerRunner:
     # --- the watchdog -----------------------------------------------------------------
 
     async def _watch(self) -> None:
-        """Every ``watch_every_s``: publish the lag, and restart the consumer when it has
-        records to take (the broker says so) and has handed none to the handler for
-        ``stall_after_s``. A broker that does not answer stops the clock: a consumer waiting
-        out an outage is not stalled. A restart that could not start the consumer again is
-        retried at the next tick."""
+        """Every ``watch_every_s``: publish the lag, and restart this consumer when it is
+        stuck: for ``stall_after_s`` it handed no batch to the handler while partitions it
+        holds (or, holding none, every partition with lag) had records to take and no
+        commit moved them. Partitions another replica is working through do not count, so a
+        replica idle beside a busy one is not restarted. A broker that does not answer stops
+        the clock (waiting out an outage is no stall); a restart that could not start the
+        consumer again is retried at the next tick."""
         quiet_since: float | None = None
+        at_start: dict[TopicPartition, int] = {}
         pulse = self._batches
         while True:
             await asyncio.sleep(self._watch_every_s)
             try:
                 async with asyncio.timeout(max(self._watch_every_s * 2, 10)):
-                    lag = await self.update_lag()
+                    positions = await self._positions()
             except Exception as exc:  # the broker is away or was restarted: judge nothing
                 log.debug("lag not measured", extra={"error": repr(exc)})
                 await self._close_watch_clients()
@@ -337,15 +340,27 @@ class ConsumerRunner:
                 continue
             took = self._batches != pulse
             pulse = self._batches
-            if lag == 0 or took:
+            lagging = {tp for tp, (done, end) in positions.items() if end > done}
+            if took or not lagging:
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = time.monotonic()
+                at_start = {tp: done for tp, (done, _) in positions.items()}
             elif time.monotonic() - quiet_since >= self._stall_after_s:
                 quiet_since = None
-                await self.restart(
-                    f"{lag} records to take and none taken for {self._stall_after_s:g} s"
-                )
+                stuck = {tp for tp in lagging if positions[tp][0] == at_start.get(tp)}
+                held = self._held()
+                if (held & stuck) or (not held and stuck == lagging):
+                    behind = sum(positions[tp][1] - positions[tp][0] for tp in stuck)
+                    await self.restart(
+                        f"{behind} records on {len(stuck)} partitions to take, none taken "
+                        f"for {self._stall_after_s:g} s"
+                    )
+
+    def _held(self) -> set[TopicPartition]:
+        """The partitions this consumer holds now (its own view: no broker call)."""
+        consumer = self.subscriber.consumer
+        return set(consumer.assignment()) if consumer is not None else set()
 
     async def restart(self, reason: str) -> None:
         """Stop the Kafka consumer and start a new one. Offsets are committed only after a
@@ -370,8 +385,13 @@ class ConsumerRunner:
         self._consuming = True
 
     async def update_lag(self) -> int:
-        """Records on the subscribed topics not yet committed by the group, measured with
-        clients of their own (not the consumer's, which may be the one that is stuck)."""
+        """Records on the subscribed topics not yet committed by the group."""
+        return sum(end - done for done, end in (await self._positions()).values())
+
+    async def _positions(self) -> dict[TopicPartition, tuple[int, int]]:
+        """(committed, end) offsets of every partition of the subscribed topics, measured
+        with clients of their own (not the consumer's, which may be the one that is stuck);
+        publishes ``consumer_lag``."""
         admin, consumer = await self._clients()
         described = await admin.describe_topics(list(self._codecs))
         partitions = [
@@ -381,13 +401,13 @@ class ConsumerRunner:
             raise RuntimeError("no partitions described")
         committed = await admin.list_consumer_group_offsets(self.group_id)
         ends = await consumer.end_offsets(partitions)
-        total = 0
+        positions = {}
         for tp in partitions:
-            done = committed.get(tp)
-            lag = max(ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0), 0)
-            LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
-            total += lag
-        return total
+            found = committed.get(tp)
+            done = found.offset if found is not None and found.offset >= 0 else 0
+            positions[tp] = (min(done, ends[tp]), ends[tp])
+            LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(ends[tp] - done, 0))
+        return positions
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._watch_clients is None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from batteryhub_platform.consumer import ConsumerRunner
-from batteryhub_platform.http import ReadinessCheck, install_edges
+from batteryhub_platform.http import NO_OPENTELEMETRY, ReadinessCheck, install_edges
 from batteryhub_platform.kafka import EventPublisher, KafkaConnection, broker_reachable
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def consumer_app(
             if engine is not None:
                 await engine.dispose()
 
-    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, telemetry=NO_OPENTELEMETRY)
     app.state.runner = runner
 
     async def kafka_ready() -> tuple[str, bool]:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from batteryhub_platform.db import database_reachable, make_engine
 from batteryhub_platform.errors import default_is_transient
-from batteryhub_platform.http import install_edges
+from batteryhub_platform.http import NO_OPENTELEMETRY, install_edges
 from batteryhub_platform.http import unexpected_error as _unexpected
 from batteryhub_platform.kafka import EventPublisher, broker_reachable
 from batteryhub_platform.logs import configure_logging
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="battery-hub query API",
         version="1.0.0",
         lifespan=lifespan,

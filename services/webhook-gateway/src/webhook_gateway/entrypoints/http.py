@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from batteryhub_contracts.topics import REGISTRY
-from batteryhub_platform.http import ApiError, install_edges
+from batteryhub_platform.http import NO_OPENTELEMETRY, ApiError, install_edges
 from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, broker_reachable
 from batteryhub_platform.login_guard import TooManyAttempts
 from batteryhub_platform.logs import configure_logging
@@ -308,6 +308,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await publisher.stop()
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="battery-hub webhook gateway",
         version="1.0.0",
         lifespan=lifespan,

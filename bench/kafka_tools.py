@@ -9,6 +9,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from batteryhub_platform.offsets import group_positions
+
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_LIBS = ROOT / ".cache" / "kafka-libs"
 JAVA = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"
@@ -37,14 +39,8 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
     await admin.start()
     await consumer.start()
     try:
-        partitions = await _partitions(admin, topics)
-        ends = await consumer.end_offsets(partitions)
-        committed = await admin.list_consumer_group_offsets(group)
-        lag = 0
-        for tp in partitions:
-            done = committed.get(tp)
-            lag += ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
-        return lag
+        positions = await group_positions(admin, consumer, group, topics)
+        return sum(end - done for done, end in positions.values())
     finally:
         await consumer.stop()
         await admin.close()

@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -44,17 +43,11 @@ from bench.kafka_tools import (
     readings_per_record,
 )
 from deploy.local.run import PYTHON, ROOT, SERVICES, LocalSystem, cpu_s, rss_mb
-from tests.hub import Hub
+from tests.hub import Hub, free_port
 
 LOADGEN = ROOT / ".cache" / "bin" / "loadgen"
 CONSUMERS = ("error-decoder", "notifier", "query-projector")
 DOCS = ROOT / "docs"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -21,6 +21,7 @@ from batteryhub_contracts.topics import (
     READINGS_RAW,
     REGISTRY,
 )
+from batteryhub_platform.offsets import group_positions
 from deploy.local.run import LocalSystem
 
 T = TypeVar("T")
@@ -211,24 +212,16 @@ class Hub:
         await admin.start()
         await consumer.start()
         try:
-            names = sorted({prefix + t for topics in GROUP_TOPICS.values() for t in topics})
-            described = await admin.describe_topics(names)
-            partitions = {
-                d["topic"]: [TopicPartition(d["topic"], p["partition"]) for p in d["partitions"]]
-                for d in described
-            }
-            assert all(partitions.get(n) for n in names), f"topics missing: {names}"
-            ends = await consumer.end_offsets([tp for tps in partitions.values() for tp in tps])
             lags: dict[str, dict[str, int]] = {}
             for group, topics in GROUP_TOPICS.items():
-                committed = await admin.list_consumer_group_offsets(group)
-                behind = lags.setdefault(group, {})
-                for topic in topics:
-                    for tp in partitions[prefix + topic]:
-                        done = committed.get(tp)
-                        position = done.offset if done is not None and done.offset >= 0 else 0
-                        if ends[tp] > position:
-                            behind[f"{tp.topic}[{tp.partition}]"] = ends[tp] - position
+                names = {prefix + t for t in topics}
+                positions = await group_positions(admin, consumer, group, names)
+                assert {tp.topic for tp in positions} == names, f"topics missing: {names}"
+                lags[group] = {
+                    f"{tp.topic}[{tp.partition}]": end - done
+                    for tp, (done, end) in positions.items()
+                    if end > done
+                }
             return lags
         finally:
             await consumer.stop()

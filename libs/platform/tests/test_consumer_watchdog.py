@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,39 @@ async def until(condition: Any, what: str, timeout_s: float = 60) -> None:
     raise AssertionError(f"{what} within {timeout_s:g} s")
 
 
+@asynccontextmanager
+async def consuming(
+    bootstrap: str,
+    topic: str,
+    group: str,
+    handle: Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing]]],
+    stall_after_s: float,
+) -> AsyncIterator[tuple[ConsumerRunner, AIOKafkaProducer]]:
+    """A running consumer of ``topic`` whose watchdog looks every 0.5 s, and a producer."""
+    connection = KafkaConnection(bootstrap)
+    publisher = EventPublisher(connection, "watchdog-test", timeout_s=10)
+    runner = ConsumerRunner(
+        connection=connection,
+        group_id=group,
+        codecs={topic: READING_RECEIVED},
+        handler=handle,
+        publisher=publisher,
+        dead_letter_topic=topic + ".dlq",
+        stall_after_s=stall_after_s,
+        watch_every_s=0.5,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await publisher.start()
+    await producer.start()
+    await runner.start()
+    try:
+        yield runner, producer
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await publisher.stop()
+
+
 async def test_a_consumer_that_takes_nothing_while_it_lags_is_restarted(
     topic: str, bootstrap: str
 ) -> None:
@@ -64,23 +98,7 @@ async def test_a_consumer_that_takes_nothing_while_it_lags_is_restarted(
         done.extend(ids)
         return ()
 
-    connection = KafkaConnection(bootstrap)
-    publisher = EventPublisher(connection, "watchdog-test", timeout_s=10)
-    runner = ConsumerRunner(
-        connection=connection,
-        group_id=group,
-        codecs={topic: READING_RECEIVED},
-        handler=handle,
-        publisher=publisher,
-        dead_letter_topic=topic + ".dlq",
-        stall_after_s=3,
-        watch_every_s=0.5,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await publisher.start()
-    await producer.start()
-    await runner.start()
-    try:
+    async with consuming(bootstrap, topic, group, handle, stall_after_s=3) as (runner, producer):
         await producer.send_and_wait(topic, reading(1), key=b"1")
         await until(lambda: attempts, "the first batch arrives")
         await until(lambda: done == [1], "the record is done after a restart")
@@ -89,10 +107,6 @@ async def test_a_consumer_that_takes_nothing_while_it_lags_is_restarted(
         await producer.send_and_wait(topic, reading(2), key=b"2")
         await until(lambda: done == [1, 2], "a later record is done")
         await lag_is_zero(runner)
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await publisher.stop()
 
 
 async def lag_is_zero(runner: ConsumerRunner) -> None:
@@ -115,23 +129,7 @@ async def test_a_consumer_that_keeps_up_is_never_restarted(topic: str, bootstrap
         done.extend(i.event.reading.battery_id for i in batch)
         return ()
 
-    connection = KafkaConnection(bootstrap)
-    publisher = EventPublisher(connection, "watchdog-test", timeout_s=10)
-    runner = ConsumerRunner(
-        connection=connection,
-        group_id=group,
-        codecs={topic: READING_RECEIVED},
-        handler=handle,
-        publisher=publisher,
-        dead_letter_topic=topic + ".dlq",
-        stall_after_s=2,
-        watch_every_s=0.5,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await publisher.start()
-    await producer.start()
-    await runner.start()
-    try:
+    async with consuming(bootstrap, topic, group, handle, stall_after_s=2) as (runner, producer):
         for n in range(1, 41):
             await producer.send_and_wait(topic, reading(n), key=str(n).encode())
             await asyncio.sleep(0.1)
@@ -139,7 +137,3 @@ async def test_a_consumer_that_keeps_up_is_never_restarted(topic: str, bootstrap
         await asyncio.sleep(3)  # idle with nothing to take: not a stall either
         assert restarts(group) == 0
         await lag_is_zero(runner)
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await publisher.stop()

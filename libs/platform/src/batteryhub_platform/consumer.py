@@ -47,6 +47,7 @@ from batteryhub_platform.kafka import (
     Outgoing,
     RawOutgoing,
 )
+from batteryhub_platform.offsets import Positions, group_positions
 
 log = logging.getLogger(__name__)
 
@@ -388,25 +389,15 @@ class ConsumerRunner:
         """Records on the subscribed topics not yet committed by the group."""
         return sum(end - done for done, end in (await self._positions()).values())
 
-    async def _positions(self) -> dict[TopicPartition, tuple[int, int]]:
-        """(committed, end) offsets of every partition of the subscribed topics, measured
-        with clients of their own (not the consumer's, which may be the one that is stuck);
-        publishes ``consumer_lag``."""
+    async def _positions(self) -> Positions:
+        """The group's positions on its topics, measured with clients of its own (not the
+        consumer's, which may be the one that is stuck); publishes ``consumer_lag``."""
         admin, consumer = await self._clients()
-        described = await admin.describe_topics(list(self._codecs))
-        partitions = [
-            TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
-        ]
-        if not partitions:
+        positions = await group_positions(admin, consumer, self.group_id, self._codecs)
+        if not positions:
             raise RuntimeError("no partitions described")
-        committed = await admin.list_consumer_group_offsets(self.group_id)
-        ends = await consumer.end_offsets(partitions)
-        positions = {}
-        for tp in partitions:
-            found = committed.get(tp)
-            done = found.offset if found is not None and found.offset >= 0 else 0
-            positions[tp] = (min(done, ends[tp]), ends[tp])
-            LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(ends[tp] - done, 0))
+        for tp, (done, end) in positions.items():
+            LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(end - done)
         return positions
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:

@@ -36,8 +36,8 @@ from webhook_gateway import metrics
 from webhook_gateway.adapters.secrets import SecretHasher
 from webhook_gateway.config import Settings
 from webhook_gateway.domain.ingest import (
-    READING_RECEIVED,
-    READINGS_RECEIVED,
+    READING_RECEIVED_TYPE,
+    READINGS_RECEIVED_TYPE,
     AcceptedReading,
     accept_reading,
     batch_records,
@@ -211,7 +211,7 @@ class Gateway:
                 encoded_event(
                     self._raw_topic,
                     battery_key(battery.battery_id),
-                    READING_RECEIVED,
+                    READING_RECEIVED_TYPE,
                     reading.encode(),
                 )
             ]
@@ -255,7 +255,10 @@ class Gateway:
         await self.publisher.publish_many(
             [
                 encoded_event(
-                    self._raw_topic, battery_key(record.battery_id), READINGS_RECEIVED, record.value
+                    self._raw_topic,
+                    battery_key(record.battery_id),
+                    READINGS_RECEIVED_TYPE,
+                    record.value,
                 )
                 for record in batch_records(readings.values(), received_at)
             ]

@@ -17,13 +17,20 @@ from typing import Any
 
 import orjson
 
-from batteryhub_contracts.events import MAX_READINGS_PER_RECORD, BatteryRecord, ReadingSource
+from batteryhub_contracts.events import (
+    CURRENT_VERSION,
+    MAX_READINGS_PER_RECORD,
+    BatteryRecord,
+    ReadingReceived,
+    ReadingSource,
+    ReadingsReceived,
+)
 from batteryhub_contracts.ids import derived_id, reading_id_for, reading_public_id
 from batteryhub_contracts.payload import ParsedReading
 
-READING_RECEIVED = "reading_received"
-READINGS_RECEIVED = "readings_received"
-SCHEMA_VERSION = 1
+# The contract's own values, so the JSON written here cannot drift from the models.
+READING_RECEIVED_TYPE: str = ReadingReceived.model_fields["type"].default
+READINGS_RECEIVED_TYPE: str = ReadingsReceived.model_fields["type"].default
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +62,8 @@ def accept_reading(
     event = {
         "event_id": reading_id,
         "occurred_at": received_at,
-        "schema_version": SCHEMA_VERSION,
-        "type": READING_RECEIVED,
+        "schema_version": CURRENT_VERSION,
+        "type": READING_RECEIVED_TYPE,
         "reading": {
             "battery_id": battery.battery_id,
             "hub_id": battery.hub_id,
@@ -100,8 +107,8 @@ def batch_records(readings: Iterable[AcceptedReading], received_at: datetime) ->
                 {
                     "event_id": event_id,
                     "occurred_at": received_at,
-                    "schema_version": SCHEMA_VERSION,
-                    "type": READINGS_RECEIVED,
+                    "schema_version": CURRENT_VERSION,
+                    "type": READINGS_RECEIVED_TYPE,
                     "readings": [r.event for r in chunk],
                 }
             )

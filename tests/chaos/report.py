@@ -49,7 +49,7 @@ def _details(name: str, r: dict[str, Any]) -> str:
     if name.startswith("test_kafka_killed"):
         parts += [
             f"bounce at {b['at']}: down {b['down_s']} s, first 200"
-            f" {b['first_200_after_restart_s']} s after restart"
+            f" {b['first_200_after_restart_s']} s after the restart began"
             for b in r.get("bounces", [])
         ]
     if name.startswith("test_kafka_stopped"):
@@ -57,12 +57,12 @@ def _details(name: str, r: dict[str, Any]) -> str:
             f"down {r.get('outage_s')} s, {r.get('refused_during_outage')} requests refused with"
             f" 503 meanwhile; gateway RSS {r.get('gateway_rss_before_mb')} → peak"
             f" {r.get('gateway_rss_peak_mb')} MB; first 200 {r.get('first_200_after_restart_s')} s"
-            " after restart"
+            " after the restart began"
         )
     if name.startswith("test_postgresql"):
         parts.append(
             f"down {r.get('outage_s')} s; query API meanwhile {r.get('query_api_during_outage')};"
-            f" answering again {r.get('query_api_back_after_s')} s after restart"
+            f" answering again {r.get('query_api_back_after_s')} s after the restart began"
         )
     if name.startswith("test_rebalance"):
         parts.append(f"{len(r.get('changes', []))} membership changes")

@@ -2,6 +2,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import (
@@ -14,7 +16,13 @@ from batteryhub_contracts.events import (
     ReadingFields,
     encode,
 )
-from batteryhub_contracts.ids import notification_id_for, public_id, reading_id_for
+from batteryhub_contracts.ids import (
+    derived_id,
+    derived_id_text,
+    notification_id_for,
+    public_id,
+    reading_id_for,
+)
 
 AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
 
@@ -22,6 +30,19 @@ AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
 def test_same_battery_and_device_time_is_the_same_reading():
     assert reading_id_for(1, AT) == reading_id_for(1, AT)
     assert reading_id_for(1, AT) != reading_id_for(2, AT)
+
+
+def test_derived_ids_are_the_uuid5_they_always_were():
+    # Stored and replayed ids depend on it: pinned, and equal to the standard library's.
+    parent = uuid.UUID("0b9e8a52-6c1c-4f43-8f3e-4b1b6a0f2d77")
+    namespace = uuid.UUID("6f6a3c64-5d1e-4c0e-9a55-0b6e2b1f7a10")
+    expected = uuid.UUID("532fa22d-7178-5939-a4d3-342650539b51")
+    assert derived_id(parent, "decoded") == expected == uuid.uuid5(namespace, f"decoded:{parent}")
+
+
+@given(st.uuids(), st.text(max_size=40))
+def test_the_text_form_of_a_derived_id_is_the_same_id(parent, role):
+    assert derived_id_text(str(parent), role) == str(derived_id(parent, role))
 
 
 def test_public_ids_fit_a_javascript_number_and_are_stable():

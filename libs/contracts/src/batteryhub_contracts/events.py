@@ -12,7 +12,9 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic_core import to_json
 
 from batteryhub_contracts.error_codes import DecodedError, Severity
 
@@ -218,6 +220,17 @@ class EventCodec(Generic[E]):
 
 def encode(event: BaseModel) -> bytes:
     return event.model_dump_json().encode()
+
+
+def encode_data(data: Any) -> bytes:
+    """An event's JSON data (dicts, lists and the values of validated models: datetimes,
+    UUIDs) as a record's bytes. orjson writes it; what orjson cannot write (an integer beyond
+    64 bits, which the models allow) is written by pydantic's own writer, with NaN as null
+    as the models write it."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return to_json(data, inf_nan_mode="null")
 
 
 READING_RECEIVED: EventCodec[ReadingReceived | ReadingsReceived] = EventCodec(RawReadingEvent)

@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime
 
 _NAMESPACE = uuid.UUID("6f6a3c64-5d1e-4c0e-9a55-0b6e2b1f7a10")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 _PUBLIC_ID_BITS = 53
 
 
@@ -21,7 +22,19 @@ def reading_id_for(battery_id: int, measured_at: datetime) -> uuid.UUID:
 
 def derived_id(parent: uuid.UUID, role: str) -> uuid.UUID:
     """The id of an event derived from another one (e.g. the decoded form of a raw reading)."""
-    return uuid.uuid5(_NAMESPACE, f"{role}:{parent}")
+    return uuid.UUID(derived_id_text(str(parent), role))
+
+
+def derived_id_text(parent: str, role: str) -> str:
+    """``derived_id`` on ids in their text form (``str(UUID)``): the same UUID-5, computed
+    without building ``UUID`` objects (a quarter of the time), for the decoder, which
+    derives one per reading."""
+    name = _NAMESPACE_BYTES + f"{role}:{parent}".encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def public_id(*parts: object) -> int:

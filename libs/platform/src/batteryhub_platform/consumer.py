@@ -86,7 +86,7 @@ class Incoming(Generic[E]):
     correlation_id: str | None
 
 
-BatchHandler = Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing]]]
+BatchHandler = Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing | RawOutgoing]]]
 
 
 def _text(value: bytes | None) -> str | None:
@@ -253,9 +253,9 @@ class ConsumerRunner:
         self,
         items: list[Incoming[Any]],
         records: list[ConsumerRecord],
-    ) -> list[Outgoing]:
+    ) -> list[Outgoing | RawOutgoing]:
         by_position = {(r.topic, r.partition, r.offset): r for r in records}
-        outgoing: list[Outgoing] = []
+        outgoing: list[Outgoing | RawOutgoing] = []
         for item in items:
             try:
                 outgoing.extend(await self._handler([item]))

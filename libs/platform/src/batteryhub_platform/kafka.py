@@ -102,10 +102,13 @@ class RawOutgoing:
     headers: list[tuple[str, bytes]]
 
 
-def encoded_event(topic: str, key: bytes, event_type: str, value: bytes) -> RawOutgoing:
-    """An event a hot path encoded itself (the gateway builds its readings' JSON without the
-    models), sent with the same headers as an ``Outgoing`` of that event type."""
-    return RawOutgoing(topic, key, value, _headers(event_type, None))
+def encoded_event(
+    topic: str, key: bytes, event_type: str, value: bytes, cid: str | None = None
+) -> RawOutgoing:
+    """An event a hot path encoded itself (the gateway and the decoder build their readings'
+    JSON without the models), sent with the same headers as an ``Outgoing`` of that event
+    type."""
+    return RawOutgoing(topic, key, value, _headers(event_type, cid))
 
 
 class EventPublisher:

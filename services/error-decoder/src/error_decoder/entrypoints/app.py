@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from batteryhub_contracts.events import READING_RECEIVED
 from batteryhub_contracts.topics import DEAD_LETTERS, READINGS_DECODED, READINGS_RAW
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
-from batteryhub_platform.kafka import EventPublisher, Outgoing
+from batteryhub_platform.kafka import EventPublisher, Outgoing, RawOutgoing
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.service import consumer_app
 from error_decoder.config import Settings
@@ -20,7 +20,7 @@ from error_decoder.handlers import decode_readings
 def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunner:
     decoded_topic = settings.topic(READINGS_DECODED)
 
-    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing | RawOutgoing]:
         return decode_readings(batch, decoded_topic)
 
     return ConsumerRunner(

@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from batteryhub_contracts.events import encode_data
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,10 @@ def make_engine(url: str, pool_size: int = 10, statement_timeout_ms: int = 10_00
         # the first failed statement invalidates the whole pool, answered as a 503.
         pool_pre_ping=False,
         pool_timeout=5,
+        # JSON columns read and written with orjson: the stdlib's json was a tenth of the
+        # error history's CPU.
+        json_deserializer=orjson.loads,
+        json_serializer=_json_text,
         connect_args={
             "timeout": 5,
             "command_timeout": statement_timeout_ms / 1000,
@@ -34,6 +42,10 @@ def make_engine(url: str, pool_size: int = 10, statement_timeout_ms: int = 10_00
             },
         },
     )
+
+
+def _json_text(data: Any) -> str:
+    return encode_data(data).decode()
 
 
 def migrate(script_location: Path, url: str, revision: str = "head") -> None:

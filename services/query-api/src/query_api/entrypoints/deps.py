@@ -35,6 +35,14 @@ async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
         await connection.close()
 
 
+async def _read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection for routes that only read: in autocommit, each statement sees the latest
+    committed data, and no BEGIN and ROLLBACK round trips wrap the request."""
+    async for connection in _connection(request):
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
 async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -67,6 +75,7 @@ async def superadmin(user: Annotated[UserPrincipal, Depends(current_user)]) -> U
 
 
 ConnectionDep = Annotated[AsyncConnection, Depends(_connection)]
+ReadConnectionDep = Annotated[AsyncConnection, Depends(_read_connection)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
 UsersDep = Annotated[UserStore, Depends(_users)]

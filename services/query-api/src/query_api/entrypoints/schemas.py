@@ -12,6 +12,8 @@ from batteryhub_platform.tokens import Role
 
 def naive_utc(moment: datetime) -> str:
     """Times in the app's shapes are ISO-8601 without an offset, in UTC."""
+    if moment.tzinfo is UTC:  # as asyncpg reads every timestamptz: drop the "+00:00"
+        return moment.isoformat()[:-6]
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat()

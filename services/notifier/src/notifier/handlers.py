@@ -33,12 +33,7 @@ async def apply_events_to_alerts(
     notifications topic are ignored: only read events concern the rule. A reading decided
     before (see ``decided_readings``) is not decided again.
     """
-    relevant = [
-        i
-        for i in _each_reading(batch)
-        if isinstance(i.event, NotificationRead)
-        or (isinstance(i.event, ReadingDecoded) and i.event.errors)
-    ]
+    relevant = _relevant(batch)
     if not relevant:
         return []
     outgoing: list[Outgoing] = []
@@ -107,13 +102,18 @@ async def _raised_by(
     return [(i, n) for i in readings for n in notified.get(i.event.reading_id, {}).values()]
 
 
-def _each_reading(batch: list[Incoming[Any]]) -> list[Incoming[Any]]:
-    """A batch record stands for its readings, each at the record's place in the log."""
-    return [
-        replace(i, event=e) if isinstance(i.event, ReadingsDecoded) else i
-        for i in batch
-        for e in each_reading(i.event)
-    ]
+def _relevant(batch: list[Incoming[Any]]) -> list[Incoming[Any]]:
+    """The read events and the readings with faults: all the rule looks at (most readings
+    have none). A batch record stands for its readings, each at the record's place in the
+    log."""
+    relevant = []
+    for i in batch:
+        event = i.event
+        if isinstance(event, NotificationRead):
+            relevant.append(i)
+        elif isinstance(event, ReadingsDecoded | ReadingDecoded):
+            relevant.extend(replace(i, event=r) for r in each_reading(event) if r.errors)
+    return relevant
 
 
 def _out(event: NotificationRaised, topic: str, item: Incoming[Any]) -> Outgoing:

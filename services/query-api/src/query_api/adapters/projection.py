@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
+from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -107,6 +108,8 @@ _READING_TYPES = {
     "longitude": "float8",
     "metrics": "jsonb",
 }
+_COLUMNS = list(_READING_TYPES)
+_JSONB_COLUMNS = [c for c, t in _READING_TYPES.items() if t == "jsonb"]
 _ARRAY_TYPE = {"jsonb": "text"}  # jsonb travels as text and is cast per row
 # Built from the constant table above; no input reaches the SQL text.
 _INSERT_READINGS = text(
@@ -122,18 +125,35 @@ _INSERT_READINGS = text(
 
 
 async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> None:
-    """One statement per batch: the rows travel as one array per column (``unnest``), which
-    costs PostgreSQL little more than COPY and stays inside the batch's transaction. ON
-    CONFLICT keeps redeliveries and retried uploads single."""
+    """The batch's readings, inside its transaction, each once.
+
+    Most batches hold only readings never stored before: they go in by ``COPY`` under a
+    savepoint, at about half the cost of an INSERT (PostgreSQL's speculative insertion for
+    ON CONFLICT, row by row, is what costs). A batch that meets a reading already stored (a
+    redelivery, a retried upload, a replica catching up on the same partition) fails that
+    ``COPY`` on the primary key, rolls back to the savepoint and goes in by one INSERT of
+    arrays (``unnest``) with ON CONFLICT DO NOTHING, which keeps what is stored."""
     if not events:
         return
     rows = [reading_row(e) for e in _first_of_each(events, lambda e: e.reading_id)]
-    columns = {
-        # orjson (through encode_data) writes the JSON at a seventh of json.dumps' cost
-        name: [encode_data(r[name]).decode() if kind == "jsonb" else r[name] for r in rows]
-        for name, kind in _READING_TYPES.items()
-    }
-    await c.execute(_INSERT_READINGS, columns)
+    # orjson (through encode_data) writes the JSON at a seventh of json.dumps' cost
+    for row in rows:
+        for name in _JSONB_COLUMNS:
+            row[name] = encode_data(row[name]).decode()
+    try:
+        async with c.begin_nested():
+            driver = (await c.get_raw_connection()).driver_connection
+            assert driver is not None  # an open connection of the asyncpg dialect
+            await driver.copy_records_to_table(
+                "readings",
+                schema_name="query",
+                columns=_COLUMNS,
+                records=[tuple(r[name] for name in _COLUMNS) for r in rows],
+            )
+        return
+    except UniqueViolationError:
+        pass  # some were stored before: insert what is new
+    await c.execute(_INSERT_READINGS, {name: [r[name] for r in rows] for name in _COLUMNS})
 
 
 async def apply_registry(c: AsyncConnection, events: Sequence[RegistryEvent]) -> None:

@@ -108,6 +108,9 @@ _READING_TYPES = {
     "longitude": "float8",
     "metrics": "jsonb",
 }
+_STORED_READINGS = text(
+    "SELECT reading_id FROM query.readings WHERE reading_id = ANY(CAST(:ids AS uuid[]))"
+)
 _COLUMNS = list(_READING_TYPES)
 _JSONB_COLUMNS = [c for c, t in _READING_TYPES.items() if t == "jsonb"]
 _ARRAY_TYPE = {"jsonb": "text"}  # jsonb travels as text and is cast per row
@@ -127,15 +130,21 @@ _INSERT_READINGS = text(
 async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> None:
     """The batch's readings, inside its transaction, each once.
 
-    Most batches hold only readings never stored before: they go in by ``COPY`` under a
-    savepoint, at about half the cost of an INSERT (PostgreSQL's speculative insertion for
-    ON CONFLICT, row by row, is what costs). A batch that meets a reading already stored (a
-    redelivery, a retried upload, a replica catching up on the same partition) fails that
-    ``COPY`` on the primary key, rolls back to the savepoint and goes in by one INSERT of
-    arrays (``unnest``) with ON CONFLICT DO NOTHING, which keeps what is stored."""
+    The readings already stored (a redelivery, a retried upload, a replica catching up) are
+    looked up first and left as they are; the others go in by ``COPY`` under a savepoint, at
+    about half the cost of an INSERT ... ON CONFLICT (PostgreSQL's speculative insertion,
+    row by row, is what costs). Should another writer store one of them in between, the
+    ``COPY`` fails on the primary key, rolls back to the savepoint, and the rows go in by
+    one INSERT of arrays (``unnest``) with ON CONFLICT DO NOTHING instead."""
     if not events:
         return
-    rows = [reading_row(e) for e in _first_of_each(events, lambda e: e.reading_id)]
+    candidates = _first_of_each(events, lambda e: e.reading_id)
+    stored = set(
+        (await c.execute(_STORED_READINGS, {"ids": [e.reading_id for e in candidates]})).scalars()
+    )
+    rows = [reading_row(e) for e in candidates if e.reading_id not in stored]
+    if not rows:
+        return
     # orjson (through encode_data) writes the JSON at a seventh of json.dumps' cost
     for row in rows:
         for name in _JSONB_COLUMNS:
@@ -152,7 +161,7 @@ async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> 
             )
         return
     except UniqueViolationError:
-        pass  # some were stored before: insert what is new
+        pass  # stored meanwhile by another writer: insert what is still new
     await c.execute(_INSERT_READINGS, {name: [r[name] for r in rows] for name in _COLUMNS})
 
 

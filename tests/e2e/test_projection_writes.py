@@ -1,0 +1,129 @@
+"""The projector's ways of writing readings store the same rows: each reading once, the
+first copy kept. New readings go in by COPY after a lookup of those stored before; when
+another writer stores one in between, the COPY fails and the INSERT ... ON CONFLICT DO
+NOTHING takes over. Against the running system's PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from batteryhub_contracts.error_codes import decode_error_string
+from batteryhub_contracts.events import ReadingDecoded, ReadingFields
+from batteryhub_contracts.ids import reading_public_id
+from batteryhub_platform.db import make_engine
+from query_api.adapters import projection
+from query_api.adapters.projection import add_readings
+from tests.hub import Hub
+
+pytestmark = pytest.mark.e2e
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def engine(hub: Hub) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(hub.system.database_url())
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def battery_id(engine: AsyncEngine) -> AsyncIterator[int]:
+    """A battery id no device has; its rows are removed after the test, so the projection
+    (which the replay test compares with its rebuild from Kafka) holds only what came
+    through Kafka."""
+    battery_id = random.randint(10**9, 2 * 10**9)
+    yield battery_id
+    async with engine.begin() as c:
+        await c.execute(text("DELETE FROM query.readings WHERE battery_id = :b"), {"b": battery_id})
+
+
+def readings(battery_id: int, count: int, soc: float, err: str = "") -> list[ReadingDecoded]:
+    return [
+        ReadingDecoded(
+            event_id=uuid.uuid4(),
+            occurred_at=AT,
+            reading_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{battery_id}:{n}"),
+            reading=ReadingFields(
+                battery_id=battery_id,
+                hub_id=1,
+                battery_name="B",
+                measured_at=AT + timedelta(minutes=n),
+                time_source="rtc",
+                received_at=AT,
+                metrics={"soc": soc, "v": 12.5, "nc": 3},
+                err=err,
+            ),
+            errors=decode_error_string(err),
+        )
+        for n in range(count)
+    ]
+
+
+async def write(engine: AsyncEngine, batch: list[ReadingDecoded]) -> None:
+    async with engine.begin() as c:
+        await add_readings(c, batch)
+
+
+async def stored(engine: AsyncEngine, battery_id: int) -> list[tuple[object, ...]]:
+    async with engine.connect() as c:
+        rows = await c.execute(
+            text(
+                "SELECT reading_id, public_id, soc, err, has_errors, metrics, decoded_errors "
+                "FROM query.readings WHERE battery_id = :b ORDER BY measured_at"
+            ),
+            {"b": battery_id},
+        )
+        return [tuple(r) for r in rows]
+
+
+async def test_new_readings_are_stored_whole(engine: AsyncEngine, battery_id: int) -> None:
+    batch = readings(battery_id, 300, soc=50.0, err="TZ")
+    await write(engine, batch)
+    rows = await stored(engine, battery_id)
+    assert [r[0] for r in rows] == [b.reading_id for b in batch]
+    first = rows[0]
+    assert first[1] == reading_public_id(batch[0].reading_id)
+    assert first[2:5] == (50.0, "TZ", True)
+    assert first[5] == {"soc": 50.0, "v": 12.5, "nc": 3}
+    assert [e["code"] for e in first[6]] == ["T", "Z"]
+
+
+async def test_a_batch_meeting_stored_readings_adds_only_the_new_and_keeps_the_first(
+    engine: AsyncEngine, battery_id: int
+) -> None:
+    await write(engine, readings(battery_id, 100, soc=10.0))
+    again = readings(battery_id, 250, soc=99.0)  # 100 stored before, 150 new
+    await write(engine, again)
+    rows = await stored(engine, battery_id)
+    assert len(rows) == 250
+    assert len({r[0] for r in rows}) == 250
+    assert [r[2] for r in rows] == [10.0] * 100 + [99.0] * 150
+
+
+async def test_a_reading_twice_in_one_batch_is_stored_once_as_first_sent(
+    engine: AsyncEngine, battery_id: int
+) -> None:
+    first, second = readings(battery_id, 1, soc=1.0), readings(battery_id, 1, soc=2.0)
+    await write(engine, first + second)
+    assert [r[2] for r in await stored(engine, battery_id)] == [1.0]
+
+
+async def test_when_the_lookup_misses_a_stored_reading_the_insert_takes_over(
+    engine: AsyncEngine, battery_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As when another writer stores a reading between the lookup and the COPY."""
+    await write(engine, readings(battery_id, 100, soc=10.0))
+    blind = text("SELECT reading_id FROM query.readings WHERE false AND reading_id = ANY(:ids)")
+    monkeypatch.setattr(projection, "_STORED_READINGS", blind)
+    await write(engine, readings(battery_id, 250, soc=99.0))
+    rows = await stored(engine, battery_id)
+    assert len({r[0] for r in rows}) == len(rows) == 250
+    assert [r[2] for r in rows] == [10.0] * 100 + [99.0] * 150

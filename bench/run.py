@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,28 @@ def build_loadgen() -> None:
     )
 
 
+class DeviceClock:
+    """Where the next POST run of the load generator starts its batteries' device times: each
+    run goes on back in time from where the one before stopped, so every reading the bench
+    sends is new. (The same battery and device time is the same reading: with every run
+    starting at the load generator's default, later runs re-sent earlier readings, and the
+    projector measured deduplication instead of storing.)"""
+
+    def __init__(self) -> None:
+        self.next_start: str | None = None
+
+    def args(self) -> list[str]:
+        return ["-start", self.next_start] if self.next_start else []
+
+    def advance(self, result: dict[str, Any]) -> None:
+        if oldest := result.get("device_time_oldest"):
+            before = datetime.fromisoformat(oldest.replace("Z", "+00:00")) - timedelta(seconds=1)
+            self.next_start = before.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+DEVICE_CLOCK = DeviceClock()
+
+
 def loadgen(
     url: str,
     mode: str,
@@ -99,9 +122,11 @@ def loadgen(
     ]
     if tokens is not None:
         command += ["-tokens", str(tokens)]
+    command += DEVICE_CLOCK.args()
     subprocess.run(command, check=True, capture_output=True)
     result: dict[str, Any] = json.loads(out.read_text())
     out.unlink()
+    DEVICE_CLOCK.advance(result)
     return result
 
 

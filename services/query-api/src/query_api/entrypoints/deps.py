@@ -23,12 +23,17 @@ class DatabaseUnavailable(Exception):
 
 # Dependencies are async: FastAPI runs plain functions in a thread pool, a thread hop
 # per request that cost milliseconds under load.
-async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
+async def _open(request: Request) -> AsyncConnection:
     engine = request.app.state.engine
     try:
-        connection = await engine.connect()
+        connection: AsyncConnection = await engine.connect()
     except Exception as exc:  # asyncpg/OS errors while connecting mean "database away"
         raise DatabaseUnavailable(str(exc)) from exc
+    return connection
+
+
+async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    connection = await _open(request)
     try:
         yield connection
     finally:
@@ -38,9 +43,12 @@ async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
 async def _read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """A connection for routes that only read: in autocommit, each statement sees the latest
     committed data, and no BEGIN and ROLLBACK round trips wrap the request."""
-    async for connection in _connection(request):
+    connection = await _open(request)
+    try:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         yield connection
+    finally:
+        await connection.close()
 
 
 async def _settings(request: Request) -> Settings:

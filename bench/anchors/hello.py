@@ -7,12 +7,13 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from batteryhub_platform.http import NO_OPENTELEMETRY
+
 BODY = b'{"status":"success"}'
 
 
 def create_app() -> FastAPI:
-    # configured as the services are (batteryhub_platform.http.NO_OPENTELEMETRY)
-    app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = FastAPI(telemetry=NO_OPENTELEMETRY)  # configured as the services are
 
     @app.post("/webhook/live-data")
     async def hello(request: Request) -> Response:

@@ -154,7 +154,6 @@ async def error_history(
             power,
             latitude,
             longitude,
-            _total,
         ) in rows
     ]
     body = {

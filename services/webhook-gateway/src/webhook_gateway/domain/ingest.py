@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from batteryhub_contracts.events import (
     CURRENT_VERSION,
     MAX_READINGS_PER_RECORD,
@@ -24,6 +22,7 @@ from batteryhub_contracts.events import (
     ReadingReceived,
     ReadingSource,
     ReadingsReceived,
+    encode_data,
 )
 from batteryhub_contracts.ids import derived_id, reading_id_for, reading_public_id
 from batteryhub_contracts.payload import ParsedReading
@@ -44,7 +43,7 @@ class AcceptedReading:
 
     def encode(self) -> bytes:
         """The reading alone, as one ``ReadingReceived`` record."""
-        return orjson.dumps(self.event)
+        return encode_data(self.event)
 
 
 def accept_reading(
@@ -103,7 +102,7 @@ def batch_records(readings: Iterable[AcceptedReading], received_at: datetime) ->
         for start in range(0, len(of_battery), MAX_READINGS_PER_RECORD):
             chunk = of_battery[start : start + MAX_READINGS_PER_RECORD]
             event_id = derived_id(chunk[0].reading_id, f"batch:{len(chunk)}:{chunk[-1].reading_id}")
-            value = orjson.dumps(
+            value = encode_data(
                 {
                     "event_id": event_id,
                     "occurred_at": received_at,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -91,11 +91,18 @@ RawReadingEvent = Annotated[ReadingReceived | ReadingsReceived, Field(discrimina
 DecodedReadingEvent = Annotated[ReadingDecoded | ReadingsDecoded, Field(discriminator="type")]
 
 
+DECODED_READING_TYPES = frozenset(
+    m.model_fields["type"].default for m in (ReadingDecoded, ReadingsDecoded)
+)
+"""The ``type`` of decoded reading events: how consumers tell them apart whether they are
+models or their msgspec twins (``batteryhub_contracts.fast``)."""
+
+
 def each_reading(event: Any) -> tuple[Any, ...]:
-    """The single readings in a reading event: itself, or the readings of a batch record."""
-    if isinstance(event, ReadingsReceived | ReadingsDecoded):
-        return event.readings
-    return (event,)
+    """The single readings in a reading event: itself, or the readings of a batch record.
+    (By attribute, not class: the event may be a model or its msgspec twin, see ``fast``.)"""
+    readings: tuple[Any, ...] | None = getattr(event, "readings", None)
+    return (event,) if readings is None else readings
 
 
 class NotificationRaised(Event):
@@ -201,6 +208,13 @@ def upcast(data: Any) -> Any:
         data = upcaster(data)
         version = data.get("schema_version", version + 1)
     return data
+
+
+class Codec(Protocol):
+    """What a consumer decodes its topic's bytes with (an ``EventCodec``, or the fast codec
+    of ``batteryhub_contracts.fast``); raises ``EventDecodeError`` on bytes it refuses."""
+
+    def decode(self, raw: bytes) -> Any: ...
 
 
 class EventCodec(Generic[E]):

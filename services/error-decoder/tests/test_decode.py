@@ -15,8 +15,8 @@ from batteryhub_contracts.events import (
     ReadingsDecoded,
     ReadingsReceived,
     encode,
-    encode_data,
 )
+from batteryhub_contracts.fast import READING_RECEIVED_FAST, encode_fast
 from batteryhub_contracts.ids import derived_id
 from batteryhub_platform.consumer import Incoming
 from error_decoder.domain.decode import decode_event
@@ -40,11 +40,17 @@ def raw(err: str | None, **fields: object) -> ReadingReceived:
     return ReadingReceived(event_id=uuid.uuid4(), occurred_at=AT, reading=ReadingFields(**reading))
 
 
-def decoded(event: ReadingReceived | ReadingsReceived) -> ReadingDecoded | ReadingsDecoded:
+CODECS = {"twin": READING_RECEIVED_FAST, "model": READING_RECEIVED}
+"""The decoder reads msgspec twins, and models when a twin refused lax-mode bytes."""
+
+
+def decoded(
+    event: ReadingReceived | ReadingsReceived, codec: str = "twin"
+) -> ReadingDecoded | ReadingsDecoded:
     """Through the decoder as it runs: bytes in, validated data, decoded, bytes out, read back
     with the contract's models."""
-    _, out = decode_event(READING_RECEIVED.decode(encode(event)))
-    return READING_DECODED.decode(encode_data(out))
+    _, out = decode_event(CODECS[codec].decode(encode(event)))
+    return READING_DECODED.decode(encode_fast(out))
 
 
 @pytest.mark.parametrize(
@@ -67,8 +73,19 @@ def test_decoded_reading_keeps_the_reading_and_points_at_it():
 
 
 def test_decoding_twice_gives_the_same_bytes():
-    event = READING_RECEIVED.decode(encode(raw("T")))
-    assert encode_data(decode_event(event)[1]) == encode_data(decode_event(event)[1])
+    event = READING_RECEIVED_FAST.decode(encode(raw("T")))
+    assert encode_fast(decode_event(event)[1]) == encode_fast(decode_event(event)[1])
+
+
+def test_a_reading_the_twin_refuses_but_the_model_accepts_is_decoded_from_the_model():
+    """Lax-mode JSON (a numeric string for an int) is the model's to accept; the decoder
+    decodes the model it gets the same way."""
+    reading = raw("TG", battery_id=42)
+    data = encode(reading).replace(b'"battery_id":42', b'"battery_id":"42"')
+    event = READING_RECEIVED_FAST.decode(data)
+    assert isinstance(event, ReadingReceived)
+    _, out = decode_event(event)
+    assert READING_DECODED.decode(encode_fast(out)) == decoded(reading)
 
 
 def test_a_batch_record_decodes_to_one_record_in_the_same_order():
@@ -83,16 +100,17 @@ def test_a_batch_record_decodes_to_one_record_in_the_same_order():
 
 def test_the_handler_keys_records_by_battery_and_keeps_the_correlation_id():
     reading = raw("T", battery_id=42)
-    event = READING_RECEIVED.decode(encode(reading))
+    event = READING_RECEIVED_FAST.decode(encode(reading))
     (out,) = decode_readings([Incoming(event, "raw", 0, 7, "cid-1")], "decoded")
     assert out.topic == "decoded"
     assert out.key == b"42"
     assert dict(out.headers) == {"event-type": b"reading_decoded", "correlation-id": b"cid-1"}
 
 
-def test_integers_beyond_64_bits_stay_exact():
+@pytest.mark.parametrize("codec", CODECS)
+def test_integers_beyond_64_bits_stay_exact(codec):
     big = 10**30
-    result = decoded(raw("T", metrics={"nc": big, "soc": 80.5}))
+    result = decoded(raw("T", metrics={"nc": big, "soc": 80.5}), codec)
     assert isinstance(result, ReadingDecoded)
     assert result.reading.metrics == {"nc": big, "soc": 80.5}
     assert type(result.reading.metrics["nc"]) is int
@@ -123,10 +141,12 @@ readings = st.builds(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(readings, min_size=1, max_size=5), st.integers(0, 59))
-def test_the_decoder_writes_what_the_models_would(batch, seconds):
+@given(
+    st.lists(readings, min_size=1, max_size=5), st.integers(0, 59), st.sampled_from(sorted(CODECS))
+)
+def test_the_decoder_writes_what_the_models_would(batch, seconds, codec):
     """Whatever the readings, the decoded record read back with the models is exactly the
-    model-built decoding: same readings, codes, ids and times."""
+    model-built decoding (same readings, codes, ids and times), from twins and from models."""
     record = ReadingsReceived(
         event_id=uuid.uuid4(), occurred_at=AT + timedelta(seconds=seconds), readings=tuple(batch)
     )
@@ -144,4 +164,4 @@ def test_the_decoder_writes_what_the_models_would(batch, seconds):
             for r in batch
         ),
     )
-    assert decoded(record) == expected
+    assert decoded(record, codec) == expected

@@ -31,7 +31,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from prometheus_client import Counter, Gauge, Histogram
 
-from batteryhub_contracts.events import EventCodec, EventDecodeError
+from batteryhub_contracts.events import Codec, EventDecodeError
 from batteryhub_contracts.topics import (
     HEADER_CORRELATION_ID,
     HEADER_DLQ_CONSUMER,
@@ -145,7 +145,7 @@ class ConsumerRunner:
         *,
         connection: KafkaConnection,
         group_id: str,
-        codecs: Mapping[str, EventCodec[Any]],
+        codecs: Mapping[str, Codec],
         handler: BatchHandler,
         publisher: EventPublisher,
         dead_letter_topic: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batteryhub_contracts.events import encode_data
+from batteryhub_contracts.fast import encode_fast
 from batteryhub_contracts.topics import battery_key
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.kafka import RawOutgoing, encoded_event
@@ -21,7 +21,7 @@ def decode_readings(batch: list[Incoming[Any]], decoded_topic: str) -> list[RawO
                 decoded_topic,
                 battery_key(battery_id),
                 decoded["type"],
-                encode_data(decoded),
+                encode_fast(decoded),
                 item.correlation_id,
             )
         )

@@ -8,12 +8,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.events import (
+    DECODED_READING_TYPES,
     NotificationRaised,
     NotificationRead,
     ReadingDecoded,
-    ReadingsDecoded,
     each_reading,
 )
+from batteryhub_contracts.fast import as_model
 from batteryhub_contracts.topics import battery_key
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.kafka import Outgoing
@@ -105,14 +106,19 @@ async def _raised_by(
 def _relevant(batch: list[Incoming[Any]]) -> list[Incoming[Any]]:
     """The read events and the readings with faults: all the rule looks at (most readings
     have none). A batch record stands for its readings, each at the record's place in the
-    log."""
+    log. Readings come from the fast codec as msgspec twins; the few with faults go on as
+    ``ReadingDecoded`` models."""
     relevant = []
     for i in batch:
         event = i.event
         if isinstance(event, NotificationRead):
             relevant.append(i)
-        elif isinstance(event, ReadingsDecoded | ReadingDecoded):
-            relevant.extend(replace(i, event=r) for r in each_reading(event) if r.errors)
+        elif event.type in DECODED_READING_TYPES:
+            relevant.extend(
+                replace(i, event=as_model(r, ReadingDecoded))
+                for r in each_reading(event)
+                if r.errors
+            )
     return relevant
 
 

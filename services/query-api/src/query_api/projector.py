@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.events import (
+    DECODED_READING_TYPES,
     AnyRegistryEvent,
     NotificationRaised,
     NotificationRead,
-    ReadingDecoded,
-    ReadingsDecoded,
     each_reading,
 )
 from batteryhub_platform.consumer import Incoming
@@ -28,14 +27,10 @@ async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Seq
             c,
             [e for e in events if isinstance(e, AnyRegistryEvent)],
         )
+        # Decoded readings come from the fast codec, as msgspec twins of the models.
         await projection.add_readings(
             c,
-            [
-                r
-                for e in events
-                if isinstance(e, ReadingDecoded | ReadingsDecoded)
-                for r in each_reading(e)
-            ],
+            [r for e in events if e.type in DECODED_READING_TYPES for r in each_reading(e)],
         )
         # Raised before read: a read event always follows its notification on the topic.
         await projection.add_notifications(

@@ -6,6 +6,10 @@ dumping them (which cost more than validating the raw record did): each decoded 
 carries its validated raw reading's fields on as they are, plus the decoded codes and the
 ids derived from its own. The records are the models' wire form all the same; the consumers
 decode them with the models, and the tests do too.
+
+The raw events come from the contract's fast codec: each is the msgspec twin of its model,
+or the model itself when the twin refused the bytes and the model accepted them (see
+``batteryhub_contracts.fast``). Only the attributes both have are read here.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import (
     CURRENT_VERSION,
     ReadingDecoded,
-    ReadingReceived,
     ReadingsDecoded,
     ReadingsReceived,
 )
@@ -26,6 +29,7 @@ from batteryhub_contracts.ids import derived_id_text
 # The contract's own values, so the JSON written here cannot drift from the models.
 READING_DECODED_TYPE: str = ReadingDecoded.model_fields["type"].default
 READINGS_DECODED_TYPE: str = ReadingsDecoded.model_fields["type"].default
+READINGS_RECEIVED_TYPE: str = ReadingsReceived.model_fields["type"].default
 
 JsonData = dict[str, Any]
 
@@ -37,8 +41,8 @@ def decoded_errors(err: str | None) -> tuple[JsonData, ...]:
     return tuple(e.model_dump(mode="json") for e in decode_error_string(err))
 
 
-def decode_reading(raw: ReadingReceived) -> JsonData:
-    """A reading's decoded twin (a ``ReadingDecoded``), with or without errors. Its id
+def decode_reading(raw: Any) -> JsonData:
+    """A ``ReadingReceived``'s decoded twin (a ``ReadingDecoded``), with or without errors. Its id
     derives from the raw reading's, so decoding the same reading twice yields the same
     event."""
     reading_id = str(raw.event_id)
@@ -48,14 +52,14 @@ def decode_reading(raw: ReadingReceived) -> JsonData:
         "schema_version": CURRENT_VERSION,
         "type": READING_DECODED_TYPE,
         "reading_id": reading_id,
-        # the validated fields as they are (a frozen model's __dict__ holds exactly them)
-        "reading": raw.reading.__dict__,
+        "reading": raw.reading,  # the validated fields as they are
         "errors": decoded_errors(raw.reading.err),
     }
 
 
-def decode_batch(raw: ReadingsReceived) -> JsonData:
-    """A batch record's readings, decoded in order, as one ``ReadingsDecoded`` record."""
+def decode_batch(raw: Any) -> JsonData:
+    """A ``ReadingsReceived`` record's readings, decoded in order, as one ``ReadingsDecoded``
+    record."""
     return {
         "event_id": derived_id_text(str(raw.event_id), "decoded"),
         "occurred_at": raw.occurred_at,
@@ -65,8 +69,9 @@ def decode_batch(raw: ReadingsReceived) -> JsonData:
     }
 
 
-def decode_event(raw: ReadingReceived | ReadingsReceived) -> tuple[int, JsonData]:
-    """A raw reading event (single or batch) decoded, with the battery it belongs to."""
-    if isinstance(raw, ReadingsReceived):
+def decode_event(raw: Any) -> tuple[int, JsonData]:
+    """A raw reading event (a ``ReadingReceived`` or ``ReadingsReceived``, model or twin)
+    decoded, with the battery it belongs to."""
+    if raw.type == READINGS_RECEIVED_TYPE:
         return raw.readings[0].reading.battery_id, decode_batch(raw)
     return raw.reading.battery_id, decode_reading(raw)

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from batteryhub_contracts.events import READING_RECEIVED
+from batteryhub_contracts.fast import READING_RECEIVED_FAST
 from batteryhub_contracts.topics import DEAD_LETTERS, READINGS_DECODED, READINGS_RAW
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.kafka import EventPublisher, Outgoing, RawOutgoing
@@ -26,7 +26,7 @@ def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunne
     return ConsumerRunner(
         connection=settings.kafka,
         group_id=settings.group_id,
-        codecs={settings.topic(READINGS_RAW): READING_RECEIVED},
+        codecs={settings.topic(READINGS_RAW): READING_RECEIVED_FAST},
         handler=handle,
         publisher=publisher,
         dead_letter_topic=settings.topic(DEAD_LETTERS),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from batteryhub_platform.consumer import ConsumerRunner
+from batteryhub_platform.heap import freeze_startup_heap
 from batteryhub_platform.http import NO_OPENTELEMETRY, ReadinessCheck, install_edges
 from batteryhub_platform.kafka import EventPublisher, KafkaConnection, broker_reachable
 
@@ -30,6 +31,7 @@ def consumer_app(
         await publisher.start()
         try:
             await runner.start()
+            freeze_startup_heap()
             yield
         finally:
             await runner.stop()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from batteryhub_platform.db import database_reachable, make_engine
 from batteryhub_platform.errors import default_is_transient
+from batteryhub_platform.heap import freeze_startup_heap
 from batteryhub_platform.http import NO_OPENTELEMETRY, install_edges
 from batteryhub_platform.http import unexpected_error as _unexpected
 from batteryhub_platform.kafka import EventPublisher, broker_reachable
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     settings.admin_user, settings.admin_password.get_secret_value()
                 )
                 log.info("superadmin ensured", extra={"username": settings.admin_user})
+            freeze_startup_heap()
             yield
         finally:
             await publisher.stop()

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from batteryhub_contracts.topics import REGISTRY
+from batteryhub_platform.heap import freeze_startup_heap
 from batteryhub_platform.http import NO_OPENTELEMETRY, ApiError, install_edges
 from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, broker_reachable
 from batteryhub_platform.login_guard import TooManyAttempts
@@ -302,6 +303,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.REGISTRY_SIZE.set(len(registry))
             app.state.gateway = Gateway(settings, registry, publisher, SecretHasher())
             app.state.follower = follower
+            freeze_startup_heap()
             yield
         finally:
             await follower.stop()

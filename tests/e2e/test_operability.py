@@ -112,3 +112,37 @@ async def test_every_answer_carries_security_headers(hub: Hub) -> None:
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["x-frame-options"] == "DENY"
     assert "x-correlation-id" in answer.headers
+
+
+def _count(metrics: str, line_start: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_the_ingest_routes_are_measured_and_answered_like_every_route(hub: Hub) -> None:
+    """The ingest routes are answered by the gateway's plain-ASGI path: the request metrics
+    still name their route, and answers and errors carry the edge's headers and format."""
+    battery_id, token = await hub.new_battery()
+    auth = {"Authorization": f"Bearer {token}"}
+    ok = 'http_requests_total{method="POST",route="/webhook/live-data",status="200"}'
+    refused = 'http_requests_total{method="POST",route="/webhook/live-data/batch",status="401"}'
+    before = (await hub.gateway.get("/metrics")).text
+    answer = await hub.gateway.post("/webhook/live-data", json={"id": battery_id}, headers=auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "success"
+    assert answer.headers["content-type"] == "application/json"
+    unauthorized = await hub.gateway.post("/webhook/live-data/batch", json=[{"id": battery_id}])
+    assert unauthorized.status_code == 401
+    assert unauthorized.json() == {"detail": "invalid or expired credentials"}
+    assert unauthorized.headers["www-authenticate"] == "Bearer"
+    for reply in (answer, unauthorized):
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["x-correlation-id"]
+    after = (await hub.gateway.get("/metrics")).text
+    assert _count(after, ok) == _count(before, ok) + 1
+    assert _count(after, refused) == _count(before, refused) + 1
+    not_allowed = await hub.gateway.get("/webhook/live-data", headers=auth)
+    assert not_allowed.status_code == 405
+    await hub.settled()

@@ -170,37 +170,38 @@ class EdgeMiddleware:
         HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)
 
 
-def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one error answer: ``{"detail": ...}`` with the status and any headers."""
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 async def _api_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _error(exc.status, exc.detail, exc.headers)
+    return error_response(exc.status, exc.detail, exc.headers)
 
 
 async def _payload_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, PayloadError)
-    return _error(exc.status, exc.message)
+    return error_response(exc.status, exc.message)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return _error(400, "request body is not valid JSON")
+        return error_response(400, "request body is not valid JSON")
     # One error format everywhere: ``detail`` is a sentence, naming each bad field.
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors
     )
-    return _error(422, problems or "invalid request")
+    return error_response(422, problems or "invalid request")
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     # Never leak a traceback; the log has it, keyed by the correlation id.
     cid = getattr(request.state, "correlation_id", None)
     log.error("unhandled error", exc_info=exc, extra={"correlation_id": cid})
-    return _error(500, f"internal error; correlation id {cid}")
+    return error_response(500, f"internal error; correlation id {cid}")
 
 
 def install_edges(

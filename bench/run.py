@@ -169,6 +169,26 @@ class Bench:
     # --- 1. single readings vs hello world ---------------------------------------------
 
     def single_readings(self, workers: int) -> None:
+        anchor = self._hello("bench.anchors.hello:create_app", workers)
+        plain = self._hello("bench.anchors.hello:create_plain_app", workers)
+        ours = loadgen(
+            f"{self.gateway}/webhook/live-data",
+            "single",
+            self.tokens,
+            self.seconds(15),
+            SINGLE_CONNECTIONS,
+        )
+        self.figures["single"] = {
+            "workers": workers,
+            "gateway": ours,
+            "anchor_hello": anchor,
+            "ratio": ours["requests_per_s"] / anchor["requests_per_s"],
+            "anchor_plain_asgi": plain,
+            "ratio_plain_asgi": ours["requests_per_s"] / plain["requests_per_s"],
+        }
+
+    def _hello(self, factory: str, workers: int) -> dict[str, Any]:
+        """The load generator's single-reading run against a hello-world app."""
         port = free_port()
         hello = subprocess.Popen(
             [
@@ -176,7 +196,7 @@ class Bench:
                 "-m",
                 "uvicorn",
                 "--factory",
-                "bench.anchors.hello:create_app",
+                factory,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -194,8 +214,8 @@ class Bench:
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_http(f"http://127.0.0.1:{port}/docs")
-            anchor = loadgen(
+            _wait_http(f"http://127.0.0.1:{port}/webhook/live-data")
+            return loadgen(
                 f"http://127.0.0.1:{port}/webhook/live-data",
                 "single",
                 self.tokens,
@@ -205,19 +225,6 @@ class Bench:
         finally:
             hello.terminate()
             hello.wait()
-        ours = loadgen(
-            f"{self.gateway}/webhook/live-data",
-            "single",
-            self.tokens,
-            self.seconds(15),
-            SINGLE_CONNECTIONS,
-        )
-        self.figures["single"] = {
-            "workers": workers,
-            "gateway": ours,
-            "anchor_hello": anchor,
-            "ratio": ours["requests_per_s"] / anchor["requests_per_s"],
-        }
 
     # --- 2. batch endpoint vs ProducerPerformance ----------------------------------------
 

@@ -13,7 +13,8 @@ the model, which gives the verdict and its reason, or accepts what lax mode acce
 record is accepted or refused exactly as the model would, and what a twin accepts has the
 model's values; ``tests/test_fast.py`` holds the twins to that with a differential property
 test. A decoded event is then either a twin or a model: both have the same attributes, and
-the code that reads them uses only those (``each_reading``, ``is_batch``).
+the code that reads them uses only those, telling events apart by ``type`` rather than by
+class (``each_reading``, ``DECODED_READING_TYPES``).
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ def _constrained(field_type: Any, bounds: dict[str, Any]) -> Any:
     if not bounds:
         return field_type
     if get_origin(field_type) is Union:
-        return Union[  # noqa: UP007 (built from a tuple)
+        # UP007 waived: the members are known only at run time, and ``X | Y`` cannot be
+        # spelled over a tuple of them; ``Union[...]`` builds the same type.
+        return Union[  # noqa: UP007
             tuple(a if a is type(None) else _constrained(a, bounds) for a in get_args(field_type))
         ]
     return Annotated[field_type, msgspec.Meta(**bounds)]
@@ -91,11 +94,13 @@ def _twin_type(annotation: Any) -> Any:
     if origin is Literal and all(type(a) in (str, int) for a in args):
         return annotation
     if origin in (Union, types.UnionType):
-        return Union[tuple(_twin_type(a) for a in args)]  # noqa: UP007 (built from a tuple)
+        return Union[tuple(_twin_type(a) for a in args)]  # noqa: UP007 (as in _constrained)
+    # Generic types built at run time from the twins' types: types.GenericAlias is what
+    # ``dict[str, X]`` evaluates to, written out because X is a value here.
     if origin is dict and args[0] is str:
-        return dict[str, _twin_type(args[1])]  # type: ignore[misc]
+        return types.GenericAlias(dict, (str, _twin_type(args[1])))
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return tuple[_twin_type(args[0]), ...]  # type: ignore[misc]
+        return types.GenericAlias(tuple, (_twin_type(args[0]), Ellipsis))
     if origin is Annotated:
         inner, *metadata = args
         bounds: list[Any] = []

@@ -175,14 +175,16 @@ def error_response(status: int, detail: Any, headers: dict[str, str] | None = No
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-async def _api_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.detail, exc.headers)
-
-
-async def _payload_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PayloadError)
+def refusal_response(exc: ApiError | PayloadError) -> JSONResponse:
+    """The answer to a request a route refused: an ``ApiError`` or a ``PayloadError``."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.detail, exc.headers)
     return error_response(exc.status, exc.message)
+
+
+async def _refused(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError | PayloadError)
+    return refusal_response(exc)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
@@ -212,8 +214,8 @@ def install_edges(
     body_limits: dict[str, int] | None = None,
 ) -> None:
     """Wire the shared edge into an app: error handlers, middleware and the ops routes."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(PayloadError, _payload_error)
+    app.add_exception_handler(ApiError, _refused)
+    app.add_exception_handler(PayloadError, _refused)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_middleware(EdgeMiddleware, max_body_bytes=max_body_bytes, body_limits=body_limits)

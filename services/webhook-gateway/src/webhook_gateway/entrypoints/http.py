@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from batteryhub_contracts.payload import PayloadError
 from batteryhub_contracts.topics import REGISTRY
 from batteryhub_platform.heap import freeze_startup_heap
-from batteryhub_platform.http import NO_OPENTELEMETRY, ApiError, error_response, install_edges
+from batteryhub_platform.http import NO_OPENTELEMETRY, ApiError, install_edges, refusal_response
 from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, broker_reachable
 from batteryhub_platform.login_guard import TooManyAttempts
 from batteryhub_platform.logs import configure_logging
@@ -162,6 +162,16 @@ async def battery_refresh(principal: CurrentBattery, gateway: GatewayDep) -> dic
         raise UNAUTHORIZED from None
 
 
+IngestHandler = Callable[[Gateway, "str | None", bytes], Awaitable[Response]]
+
+
+async def _through_route(request: Request, handler: IngestHandler) -> Response:
+    """An ingest handler called from its FastAPI route (where ``IngestFastPath`` is not in
+    front of it)."""
+    body = await request.body()
+    return await handler(request.app.state.gateway, request.headers.get("authorization"), body)
+
+
 @device.post(
     "/webhook/live-data",
     response_model=LiveDataAnswer,
@@ -178,9 +188,7 @@ async def battery_refresh(principal: CurrentBattery, gateway: GatewayDep) -> dic
 async def live_data(request: Request) -> Response:
     """One direct-format or relay reading. Answered by ``IngestFastPath`` (below) with
     the same handler; the route declares it in the OpenAPI document."""
-    return await _live_data(
-        request.app.state.gateway, request.headers.get("authorization"), await request.body()
-    )
+    return await _through_route(request, _live_data)
 
 
 async def _live_data(gateway: Gateway, authorization: str | None, body: bytes) -> Response:
@@ -216,9 +224,7 @@ async def _live_data(gateway: Gateway, authorization: str | None, body: bytes) -
 async def live_data_batch(request: Request) -> Response:
     """Up to 500 direct-format readings buffered by a battery. Each item is accepted or
     rejected with a reason; 200 means every accepted item is stored."""
-    return await _live_data_batch(
-        request.app.state.gateway, request.headers.get("authorization"), await request.body()
-    )
+    return await _through_route(request, _live_data_batch)
 
 
 async def _live_data_batch(gateway: Gateway, authorization: str | None, body: bytes) -> Response:
@@ -229,7 +235,6 @@ async def _live_data_batch(gateway: Gateway, authorization: str | None, body: by
         raise _unavailable(exc, gateway.settings.retry_after_s) from None
 
 
-IngestHandler = Callable[[Gateway, "str | None", bytes], Awaitable[Response]]
 INGEST_ROUTES: dict[str, IngestHandler] = {
     "/webhook/live-data": _live_data,
     "/webhook/live-data/batch": _live_data_batch,
@@ -271,10 +276,8 @@ class IngestFastPath:
                 break
         try:
             response = await handler(self.state.gateway, authorization, b"".join(chunks))
-        except ApiError as exc:
-            response = error_response(exc.status, exc.detail, exc.headers)
-        except PayloadError as exc:
-            response = error_response(exc.status, exc.message)
+        except (ApiError, PayloadError) as exc:
+            response = refusal_response(exc)  # as the app's exception handlers answer
         await response(scope, receive, send)
 
 

@@ -48,10 +48,10 @@ def test_the_answer_keeps_the_old_shape():
     assert body["unknown_fields"] == ["x"]
 
 
-def _expected(parsed: ParsedReading, reading_id: uuid.UUID) -> ReadingReceived:
+def _expected(parsed: ParsedReading, reading_id: str) -> ReadingReceived:
     """The event as the contract's model builds it, field by field, from the parsed reading."""
     return ReadingReceived(
-        event_id=reading_id,
+        event_id=uuid.UUID(reading_id),
         occurred_at=NOW,
         reading=ReadingFields(
             battery_id=BATTERY.battery_id,
@@ -124,8 +124,8 @@ def test_a_batch_travels_as_records_per_battery_of_at_most_200_readings():
         (7, 200),
         (7, 50),
     ]
-    assert [d.event_id for d in decoded] == [r.event_id for r in records]
-    assert [e.event_id for d in decoded for e in d.readings if e.reading.battery_id == 1] == [
+    assert [str(d.event_id) for d in decoded] == [r.event_id for r in records]
+    assert [str(e.event_id) for d in decoded for e in d.readings if e.reading.battery_id == 1] == [
         r.reading_id for r in readings if r.battery_id == 1
     ]
     assert all(e.reading.source == "batch" for d in decoded for e in d.readings)

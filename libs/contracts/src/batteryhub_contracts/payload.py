@@ -93,6 +93,11 @@ METRIC_FIELDS: dict[str, FieldSpec] = {
 }
 TIME_FIELDS = frozenset({"d", "tm", "gd", "gt"})
 KNOWN_KEYS = frozenset(METRIC_FIELDS) | TIME_FIELDS | {"id", "err"}
+_FAST_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    key: (spec.fast_low, spec.fast_high, spec.kind is Kind.FLOAT)
+    for key, spec in METRIC_FIELDS.items()
+}
+"""Per metric key: the bounds of its fast path and whether it is a float, in one lookup."""
 
 
 class PayloadError(ValueError):
@@ -130,6 +135,14 @@ def is_no_value(value: object) -> bool:
 
 def parse_battery_id(value: object) -> int:
     """A battery id as the firmware sends it: a number or a numeric string."""
+    # The common forms, 101 and "101", first, without the checks for padding and markers.
+    if type(value) is int:
+        if 0 < value <= MAX_BATTERY_ID:
+            return value
+    elif type(value) is str and value.isdigit() and value.isascii() and len(value) <= 16:
+        whole = int(value)
+        if 0 < whole <= MAX_BATTERY_ID:
+            return whole
     if isinstance(value, bool) or is_no_value(value):
         raise PayloadError("missing battery id: the payload needs an 'id'")
     number: float | int
@@ -193,6 +206,22 @@ def parse_number(value: object, spec: FieldSpec) -> float | int:
 
 def parse_date_time(day: object, clock: object) -> datetime | None:
     """``d``/``tm`` or ``gd``/``gt`` as UTC, or ``None`` when either is missing or unusable."""
+    if (
+        type(day) is str
+        and type(clock) is str
+        and len(day) == 10
+        and len(clock) == 8
+        and day[4] == day[7] == "-"
+        and clock[2] == clock[5] == ":"
+        and clock != "00:00:00"
+    ):
+        # The common "YYYY-MM-DD" and "HH:MM:SS" in one call; what it refuses is judged below.
+        try:
+            moment = datetime.fromisoformat(f"{day}T{clock}+00:00")
+        except ValueError:
+            pass
+        else:
+            return moment if moment.year >= EARLIEST_VALID_YEAR else None
     if is_no_value(day) or is_no_value(clock) or not isinstance(day, str):
         return None
     if not isinstance(clock, str):
@@ -265,8 +294,8 @@ def parse_reading(
     skipped: dict[str, str] = {}
     unknown: list[str] = []
     for key, value in payload.items():
-        spec = METRIC_FIELDS.get(key)
-        if spec is None:
+        fast = _FAST_BOUNDS.get(key)
+        if fast is None:
             if key not in KNOWN_KEYS:
                 unknown.append(key)
             continue
@@ -274,17 +303,17 @@ def parse_reading(
         # checks (this loop runs for every field of every reading on the ingest hot path);
         # anything else falls through to parse_number, which decides and explains.
         cls = type(value)
-        if (cls is float or cls is int) and spec.fast_low <= value <= spec.fast_high:
-            if spec.kind is Kind.FLOAT:
-                metrics[key] = float(value)
-                continue
-            if cls is int:
+        if cls is float:
+            if fast[2] and fast[0] <= value <= fast[1]:  # NaN is never within
                 metrics[key] = value
                 continue
+        elif cls is int and fast[0] <= value <= fast[1]:
+            metrics[key] = float(value) if fast[2] else value
+            continue
         if is_no_value(value):
             continue
         try:
-            metrics[key] = parse_number(value, spec)
+            metrics[key] = parse_number(value, METRIC_FIELDS[key])
         except ValueError as exc:
             skipped[key] = str(exc)
 

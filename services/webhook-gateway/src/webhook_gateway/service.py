@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +39,7 @@ from webhook_gateway.domain.ingest import (
     READINGS_RECEIVED_TYPE,
     AcceptedReading,
     accept_reading,
+    accepted_item,
     batch_records,
     success_body,
 )
@@ -235,7 +235,7 @@ class Gateway:
             )
         received_at = datetime.now(UTC)
         results: list[dict[str, Any]] = []
-        readings: dict[uuid.UUID, AcceptedReading] = {}
+        readings: dict[str, AcceptedReading] = {}
         for index, item in enumerate(items):
             try:
                 if not isinstance(item, dict):
@@ -248,9 +248,7 @@ class Gateway:
                 continue
             reading = accept_reading(parsed, battery, received_at, "batch")
             readings.setdefault(reading.reading_id, reading)  # a reading twice in one batch is one
-            answer = success_body(reading, parsed)
-            del answer["status"]
-            results.append({"index": index, "status": "accepted", **answer})
+            results.append(accepted_item(index, reading, parsed))
         started = time.perf_counter()
         await self.publisher.publish_many(
             [

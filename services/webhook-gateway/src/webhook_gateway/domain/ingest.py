@@ -24,7 +24,7 @@ from batteryhub_contracts.events import (
     ReadingsReceived,
     encode_data,
 )
-from batteryhub_contracts.ids import derived_id, reading_id_for, reading_public_id
+from batteryhub_contracts.ids import derived_id_text, reading_id_text, reading_public_id
 from batteryhub_contracts.payload import ParsedReading
 
 # The contract's own values, so the JSON written here cannot drift from the models.
@@ -34,9 +34,10 @@ READINGS_RECEIVED_TYPE: str = ReadingsReceived.model_fields["type"].default
 
 @dataclass(frozen=True, slots=True)
 class AcceptedReading:
-    """A reading ready for Kafka: its id and its ``ReadingReceived`` event as JSON data."""
+    """A reading ready for Kafka: its id (a UUID's text form) and its ``ReadingReceived``
+    event as JSON data."""
 
-    reading_id: uuid.UUID
+    reading_id: str
     battery_id: int
     measured_at: datetime
     event: dict[str, Any]
@@ -55,9 +56,9 @@ def accept_reading(
     """A reading whose device clock was valid gets an id derived from battery and device
     time, so the same reading sent twice (a retry after a lost answer) is one reading."""
     if parsed.device_time is None:
-        reading_id = uuid.uuid4()
+        reading_id = str(uuid.uuid4())
     else:
-        reading_id = reading_id_for(battery.battery_id, parsed.device_time)
+        reading_id = reading_id_text(battery.battery_id, parsed.device_time)
     event = {
         "event_id": reading_id,
         "occurred_at": received_at,
@@ -86,7 +87,7 @@ class BatchRecord:
     battery, keyed by it."""
 
     battery_id: int
-    event_id: uuid.UUID
+    event_id: str
     value: bytes
 
 
@@ -101,7 +102,9 @@ def batch_records(readings: Iterable[AcceptedReading], received_at: datetime) ->
     for battery_id, of_battery in per_battery.items():
         for start in range(0, len(of_battery), MAX_READINGS_PER_RECORD):
             chunk = of_battery[start : start + MAX_READINGS_PER_RECORD]
-            event_id = derived_id(chunk[0].reading_id, f"batch:{len(chunk)}:{chunk[-1].reading_id}")
+            event_id = derived_id_text(
+                chunk[0].reading_id, f"batch:{len(chunk)}:{chunk[-1].reading_id}"
+            )
             value = encode_data(
                 {
                     "event_id": event_id,
@@ -122,13 +125,21 @@ def naive_utc(moment: datetime) -> str:
 
 def success_body(reading: AcceptedReading, parsed: ParsedReading) -> dict[str, Any]:
     """The old system's answer, plus what was skipped or unknown so firmware authors see it."""
-    body: dict[str, Any] = {
-        "status": "success",
-        "data_id": reading_public_id(reading.reading_id),
-        "battery_id": reading.battery_id,
-        "timestamp": naive_utc(reading.measured_at),
-        "fields_processed": parsed.fields_processed,
-    }
+    return _answer({"status": "success"}, reading, parsed)
+
+
+def accepted_item(index: int, reading: AcceptedReading, parsed: ParsedReading) -> dict[str, Any]:
+    """A batch's answer for one reading it stored: the single answer's fields, by index."""
+    return _answer({"index": index, "status": "accepted"}, reading, parsed)
+
+
+def _answer(
+    body: dict[str, Any], reading: AcceptedReading, parsed: ParsedReading
+) -> dict[str, Any]:
+    body["data_id"] = reading_public_id(reading.reading_id)
+    body["battery_id"] = reading.battery_id
+    body["timestamp"] = naive_utc(reading.measured_at)
+    body["fields_processed"] = parsed.fields_processed
     if parsed.skipped:
         body["skipped_fields"] = parsed.skipped
     if parsed.clock_skewed:

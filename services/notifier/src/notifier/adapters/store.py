@@ -8,13 +8,46 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, BigInteger, DateTime, Text, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batteryhub_contracts.events import NotificationRaised
 from notifier.adapters.tables import decided_readings, notifications
 from notifier.domain.alerts import OpenAlerts
+
+_CLAIM = (
+    text(
+        "INSERT INTO notifier.decided_readings (reading_id) "
+        "SELECT unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING RETURNING reading_id"
+    )
+    .bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+    .columns(decided_readings.c.reading_id)
+)
+_ADD = (
+    text(
+        "INSERT INTO notifier.notifications "
+        "(id, battery_id, hub_id, code, reading_id, created_at, event) "
+        "SELECT id, battery_id, hub_id, code, reading_id, created_at, event::jsonb FROM unnest("
+        "CAST(:ids AS bigint[]), CAST(:battery_ids AS bigint[]), CAST(:hub_ids AS bigint[]), "
+        "CAST(:codes AS text[]), CAST(:reading_ids AS uuid[]), "
+        "CAST(:created_ats AS timestamptz[]), CAST(:events AS text[])"
+        ") AS t(id, battery_id, hub_id, code, reading_id, created_at, event) "
+        "ON CONFLICT DO NOTHING RETURNING id"
+    )
+    .bindparams(
+        bindparam("ids", type_=ARRAY(BigInteger)),
+        bindparam("battery_ids", type_=ARRAY(BigInteger)),
+        bindparam("hub_ids", type_=ARRAY(BigInteger)),
+        bindparam("codes", type_=ARRAY(Text)),
+        bindparam("reading_ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("created_ats", type_=ARRAY(DateTime(timezone=True))),
+        bindparam("events", type_=ARRAY(Text)),
+    )
+    .columns(notifications.c.id)
+)
+"""Each statement is one whatever the number of rows, compiled once: a multi-row VALUES is
+a new statement for each length, and compiling those was a tenth of the notifier's CPU."""
 
 
 class NotificationStore:
@@ -28,12 +61,7 @@ class NotificationStore:
         ids = sorted(set(reading_ids))
         if not ids:
             return set()
-        rows = await self._c.execute(
-            insert(decided_readings)
-            .values([{"reading_id": i} for i in ids])
-            .on_conflict_do_nothing()
-            .returning(decided_readings.c.reading_id)
-        )
+        rows = await self._c.execute(_CLAIM, {"ids": ids})
         return {row[0] for row in rows}
 
     async def open_alerts(self, battery_ids: Iterable[int]) -> dict[int, OpenAlerts]:
@@ -70,23 +98,16 @@ class NotificationStore:
         if not events:
             return []
         rows = await self._c.execute(
-            insert(notifications)
-            .values(
-                [
-                    {
-                        "id": n.notification_id,
-                        "battery_id": n.battery_id,
-                        "hub_id": n.hub_id,
-                        "code": n.code,
-                        "reading_id": n.reading_id,
-                        "created_at": n.created_at,
-                        "event": n.model_dump(mode="json"),
-                    }
-                    for n in events
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(notifications.c.id)
+            _ADD,
+            {
+                "ids": [n.notification_id for n in events],
+                "battery_ids": [n.battery_id for n in events],
+                "hub_ids": [n.hub_id for n in events],
+                "codes": [n.code for n in events],
+                "reading_ids": [n.reading_id for n in events],
+                "created_ats": [n.created_at for n in events],
+                "events": [n.model_dump_json() for n in events],
+            },
         )
         stored = {row[0] for row in rows}
         return [n for n in events if n.notification_id in stored]

@@ -114,10 +114,13 @@ def encoded_event(
 class EventPublisher:
     """Publishes events and returns only once Kafka acknowledged them (or raises)."""
 
-    def __init__(self, connection: KafkaConnection, client_id: str, timeout_s: float) -> None:
+    def __init__(
+        self, connection: KafkaConnection, client_id: str, timeout_s: float, linger_ms: int = 2
+    ) -> None:
         self._connection = connection
         self._client_id = client_id
         self._timeout_s = timeout_s
+        self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
         self._replacing = asyncio.Lock()
 
@@ -131,7 +134,7 @@ class EventPublisher:
             client_id=self._client_id,
             acks="all",
             enable_idempotence=True,
-            linger_ms=2,
+            linger_ms=self._linger_ms,
             # aiokafka keeps one request in flight per broker: each request must carry a lot.
             max_batch_size=512 * 1024,
             request_timeout_ms=max(timeout_ms, 1000),

@@ -25,6 +25,12 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$", max_length=100)
     produce_timeout_s: float = Field(default=4.0, gt=0, le=60)
+    produce_linger_ms: int = Field(
+        default=2,
+        ge=0,
+        le=1000,
+        description="How long the producer holds records to send more of them at once.",
+    )
 
     @property
     def kafka(self) -> KafkaConnection:

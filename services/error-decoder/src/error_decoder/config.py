@@ -10,3 +10,6 @@ from batteryhub_platform.settings import ServiceSettings
 class Settings(ServiceSettings):
     group_id: str = "error-decoder"
     max_records: int = Field(default=500, ge=1, le=10_000)
+    # A consumer sends a whole batch's records at once and then waits for them: holding
+    # them longer only adds idle time to every batch.
+    produce_linger_ms: int = Field(default=0, ge=0, le=1000)

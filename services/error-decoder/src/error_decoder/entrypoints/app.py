@@ -37,7 +37,9 @@ def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunne
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging("error-decoder", settings.log_level)
-    publisher = EventPublisher(settings.kafka, settings.group_id, settings.produce_timeout_s)
+    publisher = EventPublisher(
+        settings.kafka, settings.group_id, settings.produce_timeout_s, settings.produce_linger_ms
+    )
     runner = build_runner(settings, publisher)
 
     return consumer_app(

@@ -23,7 +23,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging("notifier", settings.log_level)
     engine = make_engine(settings.database_dsn, settings.database_pool_size)
-    publisher = EventPublisher(settings.kafka, settings.group_id, settings.produce_timeout_s)
+    publisher = EventPublisher(
+        settings.kafka, settings.group_id, settings.produce_timeout_s, settings.produce_linger_ms
+    )
     notifications_topic = settings.topic(NOTIFICATIONS)
 
     async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:

@@ -362,7 +362,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = BatteryRegistry()
-        publisher = EventPublisher(settings.kafka, "webhook-gateway", settings.produce_timeout_s)
+        publisher = EventPublisher(
+            settings.kafka,
+            "webhook-gateway",
+            settings.produce_timeout_s,
+            settings.produce_linger_ms,
+        )
         follower = RegistryFollower(settings.kafka, settings.topic(REGISTRY), registry)
         try:
             await publisher.start()

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import time
@@ -98,6 +99,8 @@ async def _total_headers(msg: Any, original_parser: Callable[[Any], Awaitable[An
     a foreign producer would make it drop the record silently. Make headers decodable first."""
 
     def clean(record: ConsumerRecord) -> ConsumerRecord:
+        if all(v is not None and v.isascii() for _, v in record.headers):
+            return record  # what this system's producers write: decodable as it is
         headers = [(k, (v or b"").decode("utf-8", "replace").encode()) for k, v in record.headers]
         return dataclasses.replace(record, headers=headers)
 
@@ -246,8 +249,8 @@ class ConsumerRunner:
             outgoing = await self._one_by_one(good, records)
         if outgoing:
             await self._publisher.publish_many(outgoing)
-        for item in good:
-            MESSAGES.labels(self.group_id, item.topic, "processed").inc()
+        for topic, count in collections.Counter(item.topic for item in good).items():
+            MESSAGES.labels(self.group_id, topic, "processed").inc(count)
 
     async def _one_by_one(
         self,

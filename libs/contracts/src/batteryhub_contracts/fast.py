@@ -19,10 +19,12 @@ class (``each_reading``, ``DECODED_READING_TYPES``).
 
 from __future__ import annotations
 
+import functools
+import operator
 import types
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
-from functools import cache
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import annotated_types
@@ -72,13 +74,16 @@ def _constrained(field_type: Any, bounds: dict[str, Any]) -> Any:
     (as pydantic applies them)."""
     if not bounds:
         return field_type
-    if get_origin(field_type) is Union:
-        # UP007 waived: the members are known only at run time, and ``X | Y`` cannot be
-        # spelled over a tuple of them; ``Union[...]`` builds the same type.
-        return Union[  # noqa: UP007
-            tuple(a if a is type(None) else _constrained(a, bounds) for a in get_args(field_type))
-        ]
+    if get_origin(field_type) in (Union, types.UnionType):
+        return _union(
+            a if a is type(None) else _constrained(a, bounds) for a in get_args(field_type)
+        )
     return Annotated[field_type, msgspec.Meta(**bounds)]
+
+
+def _union(members: Iterable[Any]) -> Any:
+    """``A | B | ...`` over members known only at run time."""
+    return functools.reduce(operator.or_, members)
 
 
 def _twin_type(annotation: Any) -> Any:
@@ -94,7 +99,7 @@ def _twin_type(annotation: Any) -> Any:
     if origin is Literal and all(type(a) in (str, int) for a in args):
         return annotation
     if origin in (Union, types.UnionType):
-        return Union[tuple(_twin_type(a) for a in args)]  # noqa: UP007 (as in _constrained)
+        return _union(_twin_type(a) for a in args)
     # Generic types built at run time from the twins' types: types.GenericAlias is what
     # ``dict[str, X]`` evaluates to, written out because X is a value here.
     if origin is dict and args[0] is str:
@@ -115,7 +120,7 @@ def _twin_type(annotation: Any) -> Any:
     raise TypeError(f"no msgspec twin for the type {annotation!r}")
 
 
-@cache
+@functools.cache
 def twin(model: type[BaseModel]) -> type[msgspec.Struct]:
     """The msgspec struct with ``model``'s fields. A model whose ``type`` is a one-value
     literal becomes a struct tagged by it (and keeps ``type`` as a class attribute, so the

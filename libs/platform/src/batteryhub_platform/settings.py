@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from batteryhub_contracts.topics import full_name
-from batteryhub_platform.kafka import KafkaConnection
+from batteryhub_platform.kafka import EventPublisher, KafkaConnection
 
 
 class ServiceSettings(BaseSettings):
@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
                 self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
             ),
         )
+
+    def publisher(self, client_id: str) -> EventPublisher:
+        """The service's producer, with these settings' timeout and linger."""
+        return EventPublisher(self.kafka, client_id, self.produce_timeout_s, self.produce_linger_ms)
 
     def topic(self, name: str) -> str:
         return full_name(name, self.topic_prefix)

@@ -37,9 +37,7 @@ def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunne
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging("error-decoder", settings.log_level)
-    publisher = EventPublisher(
-        settings.kafka, settings.group_id, settings.produce_timeout_s, settings.produce_linger_ms
-    )
+    publisher = settings.publisher(settings.group_id)
     runner = build_runner(settings, publisher)
 
     return consumer_app(

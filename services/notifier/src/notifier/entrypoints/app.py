@@ -12,7 +12,7 @@ from batteryhub_contracts.fast import READING_DECODED_FAST
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.db import make_engine
-from batteryhub_platform.kafka import EventPublisher, Outgoing
+from batteryhub_platform.kafka import Outgoing
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.service import consumer_app
 from notifier.config import Settings
@@ -23,9 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging("notifier", settings.log_level)
     engine = make_engine(settings.database_dsn, settings.database_pool_size)
-    publisher = EventPublisher(
-        settings.kafka, settings.group_id, settings.produce_timeout_s, settings.produce_linger_ms
-    )
+    publisher = settings.publisher(settings.group_id)
     notifications_topic = settings.topic(NOTIFICATIONS)
 
     async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:

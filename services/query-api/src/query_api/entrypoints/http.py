@@ -17,7 +17,7 @@ from batteryhub_platform.errors import default_is_transient
 from batteryhub_platform.heap import freeze_startup_heap
 from batteryhub_platform.http import NO_OPENTELEMETRY, install_edges
 from batteryhub_platform.http import unexpected_error as _unexpected
-from batteryhub_platform.kafka import EventPublisher, broker_reachable
+from batteryhub_platform.kafka import broker_reachable
 from batteryhub_platform.logs import configure_logging
 from query_api.adapters.users import UserStore
 from query_api.config import Settings
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_dsn, settings.database_pool_size)
-        publisher = EventPublisher(settings.kafka, "query-api", settings.produce_timeout_s)
+        publisher = settings.publisher("query-api")
         users = UserStore(engine)
         app.state.settings, app.state.engine = settings, engine
         app.state.publisher, app.state.users = publisher, users

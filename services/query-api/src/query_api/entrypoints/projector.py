@@ -12,7 +12,7 @@ from batteryhub_contracts.fast import READING_DECODED_FAST
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED, REGISTRY
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.db import make_engine
-from batteryhub_platform.kafka import EventPublisher, Outgoing
+from batteryhub_platform.kafka import Outgoing
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.service import consumer_app
 from query_api.config import Settings
@@ -24,9 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging("query-projector", settings.log_level)
     engine = make_engine(settings.database_dsn, settings.database_pool_size)
     # The projector publishes nothing but dead letters.
-    publisher = EventPublisher(
-        settings.kafka, settings.projector_group_id, settings.produce_timeout_s
-    )
+    publisher = settings.publisher(settings.projector_group_id)
 
     async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
         return await project_events(batch, engine)

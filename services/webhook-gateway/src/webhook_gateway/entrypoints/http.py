@@ -20,7 +20,7 @@ from batteryhub_contracts.payload import PayloadError
 from batteryhub_contracts.topics import REGISTRY
 from batteryhub_platform.heap import freeze_startup_heap
 from batteryhub_platform.http import NO_OPENTELEMETRY, ApiError, install_edges, refusal_response
-from batteryhub_platform.kafka import BrokerUnavailable, EventPublisher, broker_reachable
+from batteryhub_platform.kafka import BrokerUnavailable, broker_reachable
 from batteryhub_platform.login_guard import TooManyAttempts
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.tokens import BatteryPrincipal, InvalidToken, UserPrincipal, bearer_token
@@ -362,12 +362,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = BatteryRegistry()
-        publisher = EventPublisher(
-            settings.kafka,
-            "webhook-gateway",
-            settings.produce_timeout_s,
-            settings.produce_linger_ms,
-        )
+        publisher = settings.publisher("webhook-gateway")
         follower = RegistryFollower(settings.kafka, settings.topic(REGISTRY), registry)
         try:
             await publisher.start()

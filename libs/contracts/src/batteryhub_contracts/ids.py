@@ -14,15 +14,11 @@ _NAMESPACE_BYTES = _NAMESPACE.bytes
 _PUBLIC_ID_BITS = 53
 
 
-def reading_id_for(battery_id: int, measured_at: datetime) -> uuid.UUID:
-    """The id of a reading whose device clock was valid: same battery + same time = same
-    reading, so a re-sent upload is recognised instead of stored twice."""
-    return uuid.UUID(reading_id_text(battery_id, measured_at))
-
-
 def reading_id_text(battery_id: int, measured_at: datetime) -> str:
-    """``reading_id_for`` in its text form, without building a ``UUID`` (the gateway
-    derives one per reading and only ever writes it out)."""
+    """The id of a reading whose device clock was valid, as a UUID's text: same battery +
+    same time = same reading, so a re-sent upload is recognised instead of stored twice.
+    Computed without building a ``UUID``: the gateway derives one per reading and only ever
+    writes it out."""
     return _uuid5_text(f"reading:{battery_id}:{measured_at.isoformat()}".encode())
 
 

@@ -18,6 +18,7 @@ def write_report(result: dict[str, Any], path: Path) -> None:
     m, f = result["machine"], result["figures"]
     single, batch, sustained = f["single"], f["batch"], f["sustained"]
     decoder, projection, latency = f["decoder"], f["projection"], f["latency"]
+    found = f["max_sustained"]
     rows = [
         (
             f"single-reading POSTs/s through the gateway (HTTP 200s), {single['workers']} "
@@ -41,17 +42,19 @@ def write_report(result: dict[str, Any], path: Path) -> None:
             _goal(batch["gateway"]["readings_per_s"] >= 20_000),
         ),
         (
-            f"readings/s the whole pipeline sustains for {sustained['seconds']:.0f} s "
-            f"(offered {_fmt(sustained['target_readings_per_s'])}/s)",
-            _fmt(sustained["loadgen"]["readings_per_s"]),
-            f"max lag ≈ {_fmt(sustained['max_lag_readings'])} readings ≈ "
-            f"{_fmt(sustained['max_lag_s'], 1)} s; drained {_fmt(sustained['drain_after_load_s'], 1)} s after",
-            "—",
-            "≥ 20,000/s, lag < 1 s",
-            _goal(
-                sustained["loadgen"]["readings_per_s"] >= 20_000
-                and (sustained["max_lag_s"] or 99) < 1
+            f"readings/s the whole pipeline sustains with its backlog under 1 s, "
+            f"{sustained['seconds']:.0f} s a run³",
+            _fmt(found["readings_per_s"]) if found["readings_per_s"] else "none of the rates tried",
+            "<br>".join(
+                f"offered {_fmt(r['offered_readings_per_s'])}/s: gateway took "
+                f"{_fmt(r['accepted_readings_per_s'])}/s, every consumer got through "
+                f"{_fmt(r['processed_readings_per_s'])}/s, backlog up to "
+                f"{_fmt(r['max_lag_s'], 1)} s"
+                for r in found["runs"]
             ),
+            "—",
+            "≥ 20,000/s, backlog < 1 s",
+            _goal((found["readings_per_s"] or 0) >= 20_000),
         ),
         (
             "error-decoder msgs/s",
@@ -96,7 +99,7 @@ def write_report(result: dict[str, Any], path: Path) -> None:
     memory = sustained["rss_mb"]
     rows.append(
         (
-            "resident memory at the sustained rate (MB)",
+            "resident memory under the offered load (MB)³",
             ", ".join(f"{k} {v:.0f}" for k, v in memory.items()),
             "—",
             "—",
@@ -126,6 +129,11 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         "hello-world answered as plain ASGI on the same server is the stricter "
         "anchor; the goal's judgement uses the FastAPI-routed one, as every run "
         "before this anchor existed did.",
+        "",
+        "³ The load is offered at the goal's rate first; while the backlog (readings taken "
+        "and not yet through every consumer) passes 1 s, again at 90 % of what the previous "
+        "run got through, at most three more runs, each from an empty backlog. The memory and "
+        "CPU figures are of the first run; the latency row runs at half the rate found here.",
         "",
         "## How the figures grow",
         "",

@@ -257,7 +257,7 @@ class Bench:
     async def sustained(self, hub: Hub, readings_per_s: float, seconds: float) -> dict[str, Any]:
         """Offer ``readings_per_s`` for ``seconds`` and follow the pipeline's backlog: the
         readings the gateway took that are not yet through every consumer."""
-        rate = readings_per_s / 500
+        rate = readings_per_s / SUSTAINED_BATCH
         samples: list[tuple[float, float]] = []
         memory: dict[str, float] = {}
         task = asyncio.create_task(
@@ -269,7 +269,7 @@ class Bench:
                 seconds,
                 8,
                 rate,
-                500,
+                SUSTAINED_BATCH,
                 0,
             )
         )
@@ -318,27 +318,28 @@ class Bench:
         not held is what the gateway took in that run. Each run starts from an empty
         backlog (the previous one is drained)."""
         runs = [first]
-        while len(runs) <= tries:
-            held = [r["loadgen"]["readings_per_s"] for r in runs if r["lag_bounded"]]
-            lost = [r["loadgen"]["readings_per_s"] for r in runs if not r["lag_bounded"]]
-            if not lost or (held and min(lost) <= 1.1 * max(held)):
+        while True:
+            held = [_taken(r) for r in runs if r["lag_bounded"]]
+            lost = [_taken(r) for r in runs if not r["lag_bounded"]]
+            highest_held, lowest_lost = max(held, default=None), min(lost, default=None)
+            if len(runs) > tries or lowest_lost is None:
                 break
-            if held:
-                rate = (max(held) + min(lost)) / 2
-            else:
+            if highest_held is None:
                 rate = 0.9 * min(r["processed_readings_per_s"] for r in runs)
+            elif lowest_lost <= 1.1 * highest_held:
+                break
+            else:
+                rate = (highest_held + lowest_lost) / 2
             runs.append(await self.sustained(hub, max(rate, 500), seconds))
-        bounded = [r for r in runs if r["lag_bounded"]]
-        best = max(bounded, key=lambda r: r["loadgen"]["readings_per_s"]) if bounded else None
-        above = [r["loadgen"]["readings_per_s"] for r in runs if not r["lag_bounded"]]
+        best = next((r for r in runs if r["lag_bounded"] and _taken(r) == highest_held), None)
         return {
-            "readings_per_s": best["loadgen"]["readings_per_s"] if best else None,
+            "readings_per_s": highest_held,
             "max_lag_s": best["max_lag_s"] if best else None,
-            "lowest_not_held_readings_per_s": min(above, default=None),
+            "lowest_not_held_readings_per_s": lowest_lost,
             "runs": [
                 {
                     "offered_readings_per_s": r["target_readings_per_s"],
-                    "accepted_readings_per_s": r["loadgen"]["readings_per_s"],
+                    "accepted_readings_per_s": _taken(r),
                     "processed_readings_per_s": r["processed_readings_per_s"],
                     "max_lag_s": r["max_lag_s"],
                     "lag_bounded": r["lag_bounded"],
@@ -581,6 +582,12 @@ class Bench:
 SINGLE_CONNECTIONS = 256
 RAW_EVENT_BYTES = 640  # a ReadingReceived event of a full 31-field reading, as JSON
 READINGS_PER_RECORD = MAX_READINGS_PER_RECORD
+SUSTAINED_BATCH = 500  # readings per request in the sustained runs
+
+
+def _taken(run: dict[str, Any]) -> float:
+    """Readings per second the gateway answered 200 for in a sustained run."""
+    return float(run["loadgen"]["readings_per_s"])
 
 
 async def backlog_readings(hub: Hub) -> float:
@@ -588,7 +595,7 @@ async def backlog_readings(hub: Hub) -> float:
     decoded, plus the most that a consumer of decoded readings has still to take (the
     notifier and the projector read the decoded topic side by side). Lag is counted in
     records, one decoded record per raw one; in the sustained runs each carries
-    500 / ceil(500 / 200) readings."""
+    SUSTAINED_BATCH / ceil(SUSTAINED_BATCH / READINGS_PER_RECORD) readings."""
     lags = await hub.lags()
     prefix = hub.system.topic_prefix
 
@@ -598,7 +605,7 @@ async def backlog_readings(hub: Hub) -> float:
     records = behind("error-decoder", READINGS_RAW) + max(
         behind("notifier", READINGS_DECODED), behind("query-projector", READINGS_DECODED)
     )
-    return records * 500 / -(-500 // READINGS_PER_RECORD)
+    return records * SUSTAINED_BATCH / -(-SUSTAINED_BATCH // READINGS_PER_RECORD)
 
 
 def _cpu_per_reading(

@@ -200,9 +200,6 @@ class Hub:
             )
         )
 
-    async def total_lag(self) -> int:
-        return sum(sum(parts.values()) for parts in (await self.lags()).values())
-
     async def lags(self) -> dict[str, dict[str, int]]:
         """Per consumer group (named as its service), the partitions it has not caught up
         on: ``{"notifier": {"readings.decoded[3]": 32}}``."""

@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 import pytest
 
+from deploy.local.run import rss_mb
 from tests.hub import Hub
 
 pytestmark = pytest.mark.e2e
@@ -203,3 +204,70 @@ async def test_bad_login_bodies_get_a_4xx(hub: Hub, body: bytes) -> None:
         "/auth/token", content=body, headers={"Content-Type": "application/json"}
     )
     assert 400 <= answer.status_code < 500, answer.text
+
+
+async def _stream_until_answered(
+    port: int, token: str, path: str, offer_mb: int
+) -> tuple[bytes, int]:
+    """POST an endless chunked body (no Content-Length) of up to ``offer_mb`` MiB; stop
+    sending as soon as the gateway answers or drops the connection. Returns the status line
+    (empty when the connection was reset before it could be read) and the bytes sent by
+    then."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    )
+    answer = asyncio.create_task(reader.readline())
+    chunk = b"%x\r\n" % (64 * 1024) + b"[" + b" " * (64 * 1024 - 1) + b"\r\n"
+    sent = 0
+    try:
+        while not answer.done() and sent < offer_mb * 1024 * 1024:
+            writer.write(chunk)
+            await writer.drain()
+            sent += 64 * 1024
+        status_line = await asyncio.wait_for(answer, timeout=10)
+    except ConnectionError:
+        # The gateway answered and closed while the body was still coming: the kernel resets
+        # such a connection, and the reset may discard the answer before it is read.
+        try:
+            status_line = await asyncio.wait_for(answer, timeout=10)
+        except ConnectionError:
+            status_line = b""
+    finally:
+        writer.close()
+    return status_line, sent
+
+
+async def test_oversized_uploads_are_refused_without_holding_them_in_memory(
+    hub: Hub, battery: tuple[int, str]
+) -> None:
+    """The issue's limits row: a 10k-item batch and bodies that never end are refused with
+    413, the gateway stops reading a body at its limit, and its memory stays bounded."""
+    battery_id, token = battery
+    gateway = hub.system.pid("webhook-gateway")
+    assert gateway is not None
+    port = hub.system.ports["webhook-gateway"]
+    items = [
+        {"id": battery_id, "soc": 50, "v": 13.1, "i": -0.5, "d": "2026-01-01", "tm": "00:00:00"}
+    ] * 10_000
+    ten_thousand = json.dumps(items).encode()
+    assert len(ten_thousand) < 1024 * 1024  # under the body limit: the item count refuses it
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    before_mb = rss_mb(gateway)
+
+    for _ in range(20):
+        answer = await hub.gateway.post(
+            "/webhook/live-data/batch", content=ten_thousand, headers=headers
+        )
+        assert answer.status_code == 413, answer.text
+        assert "500" in answer.json()["detail"]
+    for path in ("/webhook/live-data/batch", "/webhook/live-data") * 4:
+        status_line, sent = await _stream_until_answered(port, token, path, offer_mb=256)
+        assert status_line == b"" or status_line.split()[1] == b"413", status_line
+        # Refused near the limit (1 MiB batch, 64 KiB single), not after the whole body.
+        assert sent <= 16 * 1024 * 1024, f"{sent} bytes sent before the answer on {path}"
+
+    grown_mb = rss_mb(gateway) - before_mb
+    assert grown_mb < 32, f"gateway memory grew {grown_mb:.1f} MB"
+    assert (await hub.gateway.get("/health")).status_code == 200

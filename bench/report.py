@@ -145,7 +145,13 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         "offers the middle between the highest rate held and the lowest not held (what the "
         "gateway took in that run), until they are within 10 % or after four more runs, each "
         "from an empty backlog. The memory and CPU figures are of the first run; the latency "
-        "row runs at half the highest rate held.",
+        "row runs at half the highest rate held"
+        + (
+            f", its probes at random gaps ({latency['probe_gap']}) so they do not fall into "
+            "step with the background uploads."
+            if "probe_gap" in latency
+            else ", its probes 0.2 s apart."
+        ),
         "",
         "## How the figures grow",
         "",

@@ -242,8 +242,10 @@ async def _stream_until_answered(
 async def test_oversized_uploads_are_refused_without_holding_them_in_memory(
     hub: Hub, battery: tuple[int, str]
 ) -> None:
-    """The issue's limits row: a 10k-item batch and bodies that never end are refused with
-    413, the gateway stops reading a body at its limit, and its memory stays bounded."""
+    """The issue's limits row: a 10k-item batch is refused with 413; a body that never ends
+    is refused at its limit (the 413 is sent, but the reset of a connection closed with
+    unread bytes usually discards it before the client reads it); the gateway's memory
+    stays bounded."""
     battery_id, token = battery
     gateway = hub.system.pid("webhook-gateway")
     assert gateway is not None

@@ -43,6 +43,7 @@ from batteryhub_contracts.topics import (
 )
 from batteryhub_platform.errors import default_is_transient
 from batteryhub_platform.kafka import (
+    PRODUCER_BATCH_BYTES,
     EventPublisher,
     KafkaConnection,
     Outgoing,
@@ -76,6 +77,16 @@ RESTARTS = Counter(
     "Times the watchdog restarted a consumer that had records to take and took none",
     ["group"],
 )
+
+
+FETCH_BYTES = 2 * PRODUCER_BATCH_BYTES
+"""What one fetch brings at most, from one partition or all of them. A partition's limit
+below the producers' record batches (it was 256 KB against 512 KB batches) stalls the
+consumer: the broker returns a batch over the partition's limit only when that partition
+comes first in the response, so a fetch whose first partition was empty or drained brought
+nothing usable from the others and the broker held it for ``fetch_max_wait_ms`` (500 ms).
+Draining 1,200 decoded records of ~120 KB with a 110 ms handler, one fetch in five waited
+~390 ms that way: the projector sat idle for half its drain."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +165,7 @@ class ConsumerRunner:
         dead_letter_topic: str,
         max_records: int = 500,
         is_transient: Callable[[BaseException], bool] = default_is_transient,
-        max_partition_fetch_bytes: int = 256 * 1024,
+        fetch_bytes: int = FETCH_BYTES,
         stall_after_s: float = 30.0,
         watch_every_s: float = 5.0,
     ) -> None:
@@ -189,9 +200,11 @@ class ConsumerRunner:
             max_records=max_records,
             # A batch-upload record carries up to 200 readings (~130 KB): bounding each fetch
             # by bytes, not only by records, keeps a batch to a few thousand readings, and the
-            # memory of its decoded events with it (1 MB per partition let the projector
-            # hold ~10,000 decoded readings at once and pass 150 MB).
-            max_partition_fetch_bytes=max_partition_fetch_bytes,
+            # memory of its decoded events with it (1 MB *per partition* let the projector
+            # hold ~10,000 decoded readings at once and pass 150 MB). The bound is on the
+            # whole fetch; a partition may fill it, see FETCH_BYTES.
+            fetch_max_bytes=fetch_bytes,
+            max_partition_fetch_bytes=fetch_bytes,
             # FastStream sleeps this long after an empty poll before polling again: on an
             # idle topic that sleep is latency added to the next record at every hop.
             batch_timeout_ms=10,

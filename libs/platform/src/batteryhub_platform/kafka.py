@@ -29,6 +29,12 @@ from batteryhub_platform.logs import correlation_id
 log = logging.getLogger(__name__)
 
 
+PRODUCER_BATCH_BYTES = 512 * 1024
+"""The largest record batch a producer here builds for one partition (several records of a
+batch upload travel in one). Consumers fetch at least this much a partition: see
+``batteryhub_platform.consumer``."""
+
+
 class BrokerUnavailable(Exception):
     """Kafka did not acknowledge in the allowed time; the caller should answer 503."""
 
@@ -136,7 +142,7 @@ class EventPublisher:
             enable_idempotence=True,
             linger_ms=self._linger_ms,
             # aiokafka keeps one request in flight per broker: each request must carry a lot.
-            max_batch_size=512 * 1024,
+            max_batch_size=PRODUCER_BATCH_BYTES,
             request_timeout_ms=max(timeout_ms, 1000),
             retry_backoff_ms=100,
             **self._connection.client_kwargs(),

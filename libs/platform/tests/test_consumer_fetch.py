@@ -1,0 +1,56 @@
+"""How the consumer takes records from its Kafka client: fetch limits that fit the producers'
+record batches. Pure: no broker (the consuming itself is exercised against the real Kafka
+by every e2e and chaos test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import ConsumerRecord, TopicPartition
+
+from batteryhub_contracts.events import READING_RECEIVED
+from batteryhub_platform.consumer import (
+    FETCH_BYTES,
+    ConsumerRunner,
+)
+from batteryhub_platform.kafka import PRODUCER_BATCH_BYTES, EventPublisher, KafkaConnection
+
+
+def record(topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(topic, partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+
+
+class Client:
+    """An AIOKafkaConsumer's ``getmany`` as the subscriber calls it."""
+
+    def __init__(self, answers: list[dict[TopicPartition, list[Any]]]) -> None:
+        self.answers = answers
+        self.calls: list[dict[str, Any]] = []
+
+    async def getmany(self, **kwargs: Any) -> dict[TopicPartition, list[Any]]:
+        self.calls.append(kwargs)
+        return self.answers.pop(0)
+
+
+def runner(max_records: int = 500) -> ConsumerRunner:
+    connection = KafkaConnection("127.0.0.1:1")  # never connected: nothing is started
+    return ConsumerRunner(
+        connection=connection,
+        group_id="fetch-test",
+        codecs={"t": READING_RECEIVED},
+        handler=lambda batch: None,  # type: ignore[arg-type,return-value]
+        publisher=EventPublisher(connection, "fetch-test", timeout_s=1),
+        dead_letter_topic="t.dlq",
+        max_records=max_records,
+    )
+
+
+def test_a_fetch_takes_a_whole_producer_batch_from_any_partition() -> None:
+    """The broker hands over a record batch bigger than a partition's fetch limit only from
+    the first partition of its answer; from any other it sends nothing usable, and with
+    nothing else to send it holds the fetch for fetch_max_wait_ms. So the limit must hold
+    the biggest batch a producer here builds."""
+    # what FastStream hands to the AIOKafkaConsumer it builds
+    fetch = runner().subscriber._connection_args  # type: ignore[attr-defined]
+    assert fetch["max_partition_fetch_bytes"] >= PRODUCER_BATCH_BYTES
+    assert fetch["fetch_max_bytes"] == fetch["max_partition_fetch_bytes"] == FETCH_BYTES

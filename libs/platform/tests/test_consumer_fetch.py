@@ -1,16 +1,19 @@
 """How the consumer takes records from its Kafka client: fetch limits that fit the producers'
-record batches. Pure: no broker (the consuming itself is exercised against the real Kafka
-by every e2e and chaos test)."""
+record batches, and polls that do not sleep. Pure: a stand-in client, no broker (the
+consuming itself is exercised against the real Kafka by every e2e and chaos test)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
 from batteryhub_contracts.events import READING_RECEIVED
 from batteryhub_platform.consumer import (
     FETCH_BYTES,
+    POLL_TIMEOUT_MS,
     ConsumerRunner,
 )
 from batteryhub_platform.kafka import PRODUCER_BATCH_BYTES, EventPublisher, KafkaConnection
@@ -54,3 +57,21 @@ def test_a_fetch_takes_a_whole_producer_batch_from_any_partition() -> None:
     fetch = runner().subscriber._connection_args  # type: ignore[attr-defined]
     assert fetch["max_partition_fetch_bytes"] >= PRODUCER_BATCH_BYTES
     assert fetch["fetch_max_bytes"] == fetch["max_partition_fetch_bytes"] == FETCH_BYTES
+
+
+async def test_an_empty_poll_returns_at_once_and_the_next_takes_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def no_sleep(*_: Any) -> None:
+        raise AssertionError("the subscriber slept after an empty poll")
+
+    monkeypatch.setattr(anyio, "sleep", no_sleep)
+    tp0, tp1 = TopicPartition("t", 0), TopicPartition("t", 1)
+    client = Client([{}, {tp0: [record("t", 0, 5), record("t", 0, 6)], tp1: [record("t", 1, 9)]}])
+    subscriber = runner(max_records=321).subscriber
+
+    assert await subscriber.get_msg(client) == ()  # type: ignore[arg-type]
+    taken = await subscriber.get_msg(client)  # type: ignore[arg-type]
+
+    assert [(r.partition, r.offset) for r in taken] == [(0, 5), (0, 6), (1, 9)]
+    assert client.calls == [{"timeout_ms": POLL_TIMEOUT_MS, "max_records": 321}] * 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -78,6 +79,10 @@ RESTARTS = Counter(
     ["group"],
 )
 
+
+POLL_TIMEOUT_MS = 200
+"""How long one poll waits for records (it returns with the first); also how long a stop
+may wait for the poll in progress."""
 
 FETCH_BYTES = 2 * PRODUCER_BATCH_BYTES
 """What one fetch brings at most, from one partition or all of them. A partition's limit
@@ -148,6 +153,17 @@ def _quiet_logger(group_id: str) -> logging.Logger:
     return logger
 
 
+async def _take_batch(consumer: AIOKafkaConsumer, max_records: int) -> tuple[ConsumerRecord, ...]:
+    """The next batch, as soon as the fetcher has one. FastStream's own ``get_msg`` waits
+    ``batch_timeout_ms`` for records and, finding none, sleeps as long again before its next
+    wait; a record that arrives during the sleep waits for it, at every hop of the pipeline
+    (~5 ms on average at 10 ms, the median POST → stored went from 42.8 to 33.9 ms without
+    it). Here an empty wait returns at once: the consume loop calls again, and the next
+    wait returns when a record arrives."""
+    batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max_records)
+    return tuple(record for records in batches.values() for record in records)
+
+
 async def _no_body(_: Any) -> None:
     """Bodies are decoded by our codecs, record by record, so one bad record is isolated."""
     return None
@@ -205,15 +221,15 @@ class ConsumerRunner:
             # whole fetch; a partition may fill it, see FETCH_BYTES.
             fetch_max_bytes=fetch_bytes,
             max_partition_fetch_bytes=fetch_bytes,
-            # FastStream sleeps this long after an empty poll before polling again: on an
-            # idle topic that sleep is latency added to the next record at every hop.
-            batch_timeout_ms=10,
+            # Unused: the subscriber takes its batches with ``_take_batch`` (below).
+            batch_timeout_ms=POLL_TIMEOUT_MS,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_no_body,
             parser=_total_headers,
         )
         self.subscriber(self._on_batch)
+        self.subscriber.get_msg = functools.partial(_take_batch, max_records=max_records)  # type: ignore[method-assign]
 
     async def start(self) -> None:
         await self.broker.start()

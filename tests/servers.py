@@ -44,7 +44,10 @@ INFRA = Path(__file__).resolve().parents[1] / "deploy" / "local" / "infra.sh"
 
 def _infra(command: str) -> Callable[[], None]:
     def run() -> None:
-        subprocess.run(["bash", str(INFRA), command], check=True, capture_output=True)
+        done = subprocess.run(["bash", str(INFRA), command], capture_output=True, text=True)
+        if done.returncode != 0:  # say why: infra.sh names what did not come up and its log
+            said = (done.stdout + done.stderr).strip()[-2000:]
+            raise RuntimeError(f"infra.sh {command} exited {done.returncode}: {said}")
 
     return run
 

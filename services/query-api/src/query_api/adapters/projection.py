@@ -202,7 +202,9 @@ async def add_notifications(c: AsyncConnection, events: Sequence[NotificationRai
 
 
 async def mark_read(c: AsyncConnection, events: Sequence[NotificationRead]) -> None:
-    for e in events:
+    """In notification id order (log order within one id: the first read wins), the order in
+    which the query API locks the rows it marks, so the two never wait on each other."""
+    for e in sorted(events, key=lambda e: e.notification_id):
         await c.execute(
             update(notifications)
             .where(notifications.c.id == e.notification_id, notifications.c.is_read.is_(False))

@@ -4,17 +4,18 @@ consuming itself is exercised against the real Kafka by every e2e and chaos test
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from batteryhub_contracts.events import READING_RECEIVED
 from batteryhub_platform.consumer import (
     FETCH_BYTES,
     POLL_TIMEOUT_MS,
     ConsumerRunner,
+    Incoming,
 )
 from batteryhub_platform.kafka import PRODUCER_BATCH_BYTES, EventPublisher, KafkaConnection
 
@@ -35,13 +36,17 @@ class Client:
         return self.answers.pop(0)
 
 
+async def handle_nothing(_: list[Incoming[Any]]) -> tuple[()]:
+    return ()
+
+
 def runner(max_records: int = 500) -> ConsumerRunner:
     connection = KafkaConnection("127.0.0.1:1")  # never connected: nothing is started
     return ConsumerRunner(
         connection=connection,
         group_id="fetch-test",
         codecs={"t": READING_RECEIVED},
-        handler=lambda batch: None,  # type: ignore[arg-type,return-value]
+        handler=handle_nothing,
         publisher=EventPublisher(connection, "fetch-test", timeout_s=1),
         dead_letter_topic="t.dlq",
         max_records=max_records,
@@ -53,7 +58,8 @@ def test_a_fetch_takes_a_whole_producer_batch_from_any_partition() -> None:
     the first partition of its answer; from any other it sends nothing usable, and with
     nothing else to send it holds the fetch for fetch_max_wait_ms. So the limit must hold
     the biggest batch a producer here builds."""
-    # what FastStream hands to the AIOKafkaConsumer it builds
+    # What FastStream hands to the AIOKafkaConsumer it builds: it keeps these options only in
+    # this private attribute, and reading them is the one check that they reach the client.
     fetch = runner().subscriber._connection_args  # type: ignore[attr-defined]
     assert fetch["max_partition_fetch_bytes"] >= PRODUCER_BATCH_BYTES
     assert fetch["fetch_max_bytes"] == fetch["max_partition_fetch_bytes"] == FETCH_BYTES
@@ -67,11 +73,14 @@ async def test_an_empty_poll_returns_at_once_and_the_next_takes_the_batch(
 
     monkeypatch.setattr(anyio, "sleep", no_sleep)
     tp0, tp1 = TopicPartition("t", 0), TopicPartition("t", 1)
-    client = Client([{}, {tp0: [record("t", 0, 5), record("t", 0, 6)], tp1: [record("t", 1, 9)]}])
+    client = cast(
+        AIOKafkaConsumer,
+        Client([{}, {tp0: [record("t", 0, 5), record("t", 0, 6)], tp1: [record("t", 1, 9)]}]),
+    )
     subscriber = runner(max_records=321).subscriber
 
-    assert await subscriber.get_msg(client) == ()  # type: ignore[arg-type]
-    taken = await subscriber.get_msg(client)  # type: ignore[arg-type]
+    assert await subscriber.get_msg(client) == ()
+    taken = await subscriber.get_msg(client)
 
     assert [(r.partition, r.offset) for r in taken] == [(0, 5), (0, 6), (1, 9)]
-    assert client.calls == [{"timeout_ms": POLL_TIMEOUT_MS, "max_records": 321}] * 2
+    assert cast(Client, client).calls == [{"timeout_ms": POLL_TIMEOUT_MS, "max_records": 321}] * 2

@@ -221,14 +221,14 @@ class ConsumerRunner:
             # whole fetch; a partition may fill it, see FETCH_BYTES.
             fetch_max_bytes=fetch_bytes,
             max_partition_fetch_bytes=fetch_bytes,
-            # Unused: the subscriber takes its batches with ``_take_batch`` (below).
-            batch_timeout_ms=POLL_TIMEOUT_MS,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_no_body,
             parser=_total_headers,
         )
         self.subscriber(self._on_batch)
+        # FastStream has no option or hook for how its batch subscriber polls, and builds the
+        # subscriber itself (no subclass can be given): the one poll is replaced on the instance.
         self.subscriber.get_msg = functools.partial(_take_batch, max_records=max_records)  # type: ignore[method-assign]
 
     async def start(self) -> None:

@@ -23,6 +23,7 @@ from batteryhub_contracts.ids import (
     public_id,
     reading_id_text,
     reading_public_id,
+    uuid_texts,
 )
 
 AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
@@ -52,7 +53,15 @@ def test_derived_ids_are_the_uuid5_they_always_were():
 
 @given(st.uuids(), st.text(max_size=40))
 def test_the_text_form_of_a_derived_id_is_the_same_id(parent, role):
-    assert derived_id_text(str(parent), role) == str(derived_id(parent, role))
+    namespace = uuid.UUID("6f6a3c64-5d1e-4c0e-9a55-0b6e2b1f7a10")
+    expected = uuid.uuid5(namespace, f"{role}:{parent}")
+    assert derived_id_text(str(parent), role) == str(expected)
+    assert derived_id(parent, role) == expected
+
+
+@given(st.lists(st.uuids(), max_size=50))
+def test_uuid_texts_are_the_texts_str_gives(ids):
+    assert uuid_texts(ids) == [str(i) for i in ids]
 
 
 def test_public_ids_fit_a_javascript_number_and_are_stable():

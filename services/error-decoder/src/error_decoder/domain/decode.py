@@ -24,7 +24,7 @@ from batteryhub_contracts.events import (
     ReadingsDecoded,
     ReadingsReceived,
 )
-from batteryhub_contracts.ids import derived_id_text
+from batteryhub_contracts.ids import derived_id_text, uuid_texts
 
 # The contract's own values, so the JSON written here cannot drift from the models.
 READING_DECODED_TYPE: str = ReadingDecoded.model_fields["type"].default
@@ -45,7 +45,11 @@ def decode_reading(raw: Any) -> JsonData:
     """A ``ReadingReceived``'s decoded twin (a ``ReadingDecoded``), with or without errors. Its id
     derives from the raw reading's, so decoding the same reading twice yields the same
     event."""
-    reading_id = str(raw.event_id)
+    return _decoded(raw, str(raw.event_id))
+
+
+def _decoded(raw: Any, reading_id: str) -> JsonData:
+    """``decode_reading`` given the text of the raw reading's id."""
     return {
         "event_id": derived_id_text(reading_id, "decoded"),
         "occurred_at": raw.occurred_at,
@@ -65,7 +69,12 @@ def decode_batch(raw: Any) -> JsonData:
         "occurred_at": raw.occurred_at,
         "schema_version": CURRENT_VERSION,
         "type": READINGS_DECODED_TYPE,
-        "readings": [decode_reading(r) for r in raw.readings],
+        "readings": [
+            _decoded(r, reading_id)
+            for r, reading_id in zip(
+                raw.readings, uuid_texts([r.event_id for r in raw.readings]), strict=True
+            )
+        ],
     }
 
 

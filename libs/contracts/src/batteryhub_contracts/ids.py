@@ -12,6 +12,8 @@ from datetime import datetime
 
 import msgspec
 
+from batteryhub_contracts.isotime import isoformat
+
 _NAMESPACE = uuid.UUID("6f6a3c64-5d1e-4c0e-9a55-0b6e2b1f7a10")
 _NAMESPACE_SHA1 = hashlib.sha1(_NAMESPACE.bytes, usedforsecurity=False)
 """The namespace already hashed: each UUID-5 copies this state and adds its name."""
@@ -19,6 +21,7 @@ _VARIANT_DIGIT = {d: "89ab"[int(d, 16) & 0b11] for d in "0123456789abcdef"}
 """The hex digit that starts a UUID's fourth group, from the hash's digit there: its top
 two bits become the RFC 4122 variant (``10``)."""
 _PUBLIC_ID_BITS = 53
+_BLAKE2B_8 = hashlib.blake2b(digest_size=8)
 _TEXT_ENCODER = msgspec.json.Encoder()
 
 
@@ -27,7 +30,7 @@ def reading_id_text(battery_id: int, measured_at: datetime) -> str:
     same time = same reading, so a re-sent upload is recognised instead of stored twice.
     Computed without building a ``UUID``: the gateway derives one per reading and only ever
     writes it out."""
-    return _uuid5_text(f"reading:{battery_id}:{measured_at.isoformat()}".encode())
+    return _uuid5_text(f"reading:{battery_id}:{isoformat(measured_at)}".encode())
 
 
 def derived_id(parent: uuid.UUID, role: str) -> uuid.UUID:
@@ -62,8 +65,13 @@ def uuid_texts(ids: Sequence[uuid.UUID]) -> list[str]:
 
 def public_id(*parts: object) -> int:
     """A positive 53-bit integer from the parts, stable across processes and replays."""
-    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
-    return (int.from_bytes(digest, "big") >> (64 - _PUBLIC_ID_BITS)) or 1
+    return _public_id(":".join(map(str, parts)))
+
+
+def _public_id(text: str) -> int:
+    blake2b = _BLAKE2B_8.copy()  # a copy of a fresh state: 1.1 µs against 1.6 for a new one
+    blake2b.update(text.encode())
+    return (int.from_bytes(blake2b.digest(), "big") >> (64 - _PUBLIC_ID_BITS)) or 1
 
 
 def notification_id_for(reading_id: uuid.UUID, code: str) -> int:
@@ -71,5 +79,6 @@ def notification_id_for(reading_id: uuid.UUID, code: str) -> int:
 
 
 def reading_public_id(reading_id: uuid.UUID | str) -> int:
-    """The same for a ``UUID`` and its text form."""
-    return public_id("reading", reading_id)
+    """The same for a ``UUID`` and its text form. ``public_id("reading", reading_id)``,
+    without its join (the gateway and the projector take one per reading)."""
+    return _public_id(f"reading:{reading_id}")

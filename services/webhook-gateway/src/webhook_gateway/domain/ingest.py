@@ -25,6 +25,7 @@ from batteryhub_contracts.events import (
     encode_data,
 )
 from batteryhub_contracts.ids import derived_id_text, reading_id_text, reading_public_id
+from batteryhub_contracts.isotime import naive_utc
 from batteryhub_contracts.payload import ParsedReading
 
 # The contract's own values, so the JSON written here cannot drift from the models.
@@ -32,10 +33,10 @@ READING_RECEIVED_TYPE: str = ReadingReceived.model_fields["type"].default
 READINGS_RECEIVED_TYPE: str = ReadingsReceived.model_fields["type"].default
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AcceptedReading:
     """A reading ready for Kafka: its id (a UUID's text form) and its ``ReadingReceived``
-    event as JSON data."""
+    event as JSON data. Not frozen, as ``ParsedReading``: 0.5 µs to build against 1.6."""
 
     reading_id: str
     battery_id: int
@@ -116,11 +117,6 @@ def batch_records(readings: Iterable[AcceptedReading], received_at: datetime) ->
             )
             records.append(BatchRecord(battery_id, event_id, value))
     return records
-
-
-def naive_utc(moment: datetime) -> str:
-    """Times on the old wire are ISO-8601 without an offset, in UTC."""
-    return moment.replace(tzinfo=None).isoformat()
 
 
 def success_body(reading: AcceptedReading, parsed: ParsedReading) -> dict[str, Any]:

@@ -670,7 +670,7 @@ async def _copy_anchor(system: LocalSystem, topic: str, records: int, dsn: str) 
     from aiokafka import AIOKafkaConsumer
 
     from batteryhub_contracts.events import READING_DECODED, each_reading
-    from query_api.adapters.projection import reading_row
+    from query_api.adapters.projection import READING_COLUMNS, reading_rows
 
     consumer = AIOKafkaConsumer(
         topic,
@@ -680,7 +680,7 @@ async def _copy_anchor(system: LocalSystem, topic: str, records: int, dsn: str) 
         max_poll_records=5000,
     )
     await consumer.start()
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     taken = 0
     try:
         while taken < records:
@@ -688,28 +688,27 @@ async def _copy_anchor(system: LocalSystem, topic: str, records: int, dsn: str) 
             if not batches:
                 break
             rows.extend(
-                reading_row(reading)
-                for rs in batches.values()
-                for r in rs
-                for reading in each_reading(READING_DECODED.decode(r.value))
+                reading_rows(
+                    [
+                        reading
+                        for rs in batches.values()
+                        for r in rs
+                        for reading in each_reading(READING_DECODED.decode(r.value))
+                    ]
+                )
             )
             taken += sum(len(rs) for rs in batches.values())
     finally:
         await consumer.stop()
-    unique = list({r["reading_id"]: r for r in rows}.values())
-    columns = list(unique[0])
+    records_ = list({row[0]: row for row in rows}.values())  # one per reading_id
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute(
             "CREATE TABLE query.readings_copy (LIKE query.readings INCLUDING ALL)"
         )
-        records_ = [
-            tuple(json.dumps(r[c]) if c in ("decoded_errors", "metrics") else r[c] for c in columns)
-            for r in unique
-        ]
         started = time.perf_counter()
         await connection.copy_records_to_table(
-            "readings_copy", schema_name="query", records=records_, columns=columns
+            "readings_copy", schema_name="query", records=records_, columns=READING_COLUMNS
         )
         return len(records_) / (time.perf_counter() - started)
     finally:

@@ -82,3 +82,9 @@ def reading_public_id(reading_id: uuid.UUID | str) -> int:
     """The same for a ``UUID`` and its text form. ``public_id("reading", reading_id)``,
     without its join (the gateway and the projector take one per reading)."""
     return _public_id(f"reading:{reading_id}")
+
+
+def reading_public_ids(reading_ids: Sequence[uuid.UUID]) -> list[int]:
+    """``reading_public_id`` of each, their texts taken in one call (``uuid_texts``): the
+    projector takes one per reading it stores."""
+    return [_public_id(f"reading:{text}") for text in uuid_texts(reading_ids)]

@@ -21,7 +21,7 @@ from batteryhub_contracts.events import (
     ReadingDecoded,
     encode_data,
 )
-from batteryhub_contracts.ids import reading_public_id
+from batteryhub_contracts.ids import reading_public_ids
 from query_api.adapters.tables import batteries, notifications
 
 RegistryEvent = AnyRegistryEvent
@@ -39,34 +39,53 @@ def _first_of_each(events: Sequence[E], key: Callable[[E], Hashable]) -> list[E]
     return list(first.values())
 
 
-def reading_row(event: ReadingDecoded) -> dict[str, Any]:
-    r = event.reading
-    m = r.metrics
-    return {
-        "reading_id": event.reading_id,
-        "public_id": reading_public_id(event.reading_id),
-        "battery_id": r.battery_id,
-        "hub_id": r.hub_id,
-        "measured_at": r.measured_at,
-        "received_at": r.received_at,
-        "time_source": r.time_source,
-        "device_time": r.device_time,
-        "clock_skewed": r.clock_skewed,
-        "err": r.err,
-        "has_errors": bool(event.errors),
-        "decoded_errors": [
+def reading_rows(events: Sequence[ReadingDecoded]) -> list[tuple[Any, ...]]:
+    """The readings' rows, their values in ``READING_COLUMNS``' order and their JSON columns as
+    text: the projector builds one per reading it stores, straight into what ``COPY``
+    takes."""
+    rows = []
+    for event, public_id in zip(
+        events, reading_public_ids([e.reading_id for e in events]), strict=True
+    ):
+        r = event.reading
+        m = r.metrics
+        rows.append(
+            (
+                event.reading_id,
+                public_id,
+                r.battery_id,
+                r.hub_id,
+                r.measured_at,
+                r.received_at,
+                r.time_source,
+                r.device_time,
+                r.clock_skewed,
+                r.err,
+                bool(event.errors),
+                _decoded_errors_json(event.errors),
+                m.get("soc"),
+                m.get("v"),
+                m.get("i"),
+                m.get("t"),
+                m.get("p"),
+                m.get("lat"),
+                m.get("lon"),
+                # orjson (through encode_data) writes JSON at a seventh of json.dumps' cost
+                encode_data(m).decode(),
+            )
+        )
+    return rows
+
+
+def _decoded_errors_json(errors: Sequence[Any]) -> str:
+    if not errors:
+        return "[]"  # most readings
+    return encode_data(
+        [
             {"code": e.code, "name": e.name, "description": e.description, "severity": e.severity}
-            for e in event.errors
-        ],
-        "soc": m.get("soc"),
-        "voltage": m.get("v"),
-        "current": m.get("i"),
-        "temperature": m.get("t"),
-        "power": m.get("p"),
-        "latitude": m.get("lat"),
-        "longitude": m.get("lon"),
-        "metrics": m,
-    }
+            for e in errors
+        ]
+    ).decode()
 
 
 def notification_row(event: NotificationRaised) -> dict[str, Any]:
@@ -111,8 +130,8 @@ _READING_TYPES = {
 _STORED_READINGS = text(
     "SELECT reading_id FROM query.readings WHERE reading_id = ANY(CAST(:ids AS uuid[]))"
 )
-_COLUMNS = list(_READING_TYPES)
-_JSONB_COLUMNS = [c for c, t in _READING_TYPES.items() if t == "jsonb"]
+READING_COLUMNS = list(_READING_TYPES)
+"""The columns of ``reading_rows``' values, in order."""
 _ARRAY_TYPE = {"jsonb": "text"}  # jsonb travels as text and is cast per row
 # Built from the constant table above; no input reaches the SQL text.
 _INSERT_READINGS = text(
@@ -142,27 +161,21 @@ async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> 
     stored = set(
         (await c.execute(_STORED_READINGS, {"ids": [e.reading_id for e in candidates]})).scalars()
     )
-    rows = [reading_row(e) for e in candidates if e.reading_id not in stored]
+    rows = reading_rows([e for e in candidates if e.reading_id not in stored])
     if not rows:
         return
-    # orjson (through encode_data) writes the JSON at a seventh of json.dumps' cost
-    for row in rows:
-        for name in _JSONB_COLUMNS:
-            row[name] = encode_data(row[name]).decode()
     try:
         async with c.begin_nested():
             driver = (await c.get_raw_connection()).driver_connection
             assert driver is not None  # an open connection of the asyncpg dialect
             await driver.copy_records_to_table(
-                "readings",
-                schema_name="query",
-                columns=_COLUMNS,
-                records=[tuple(r[name] for name in _COLUMNS) for r in rows],
+                "readings", schema_name="query", columns=READING_COLUMNS, records=rows
             )
         return
     except UniqueViolationError:
         pass  # stored meanwhile by another writer: insert what is still new
-    await c.execute(_INSERT_READINGS, {name: [r[name] for r in rows] for name in _COLUMNS})
+    columns = [list(values) for values in zip(*rows, strict=True)]
+    await c.execute(_INSERT_READINGS, dict(zip(READING_COLUMNS, columns, strict=True)))
 
 
 async def apply_registry(c: AsyncConnection, events: Sequence[RegistryEvent]) -> None:

@@ -1,0 +1,71 @@
+"""The projector's reading rows carry each value in its column (they go to COPY by
+position)."""
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from batteryhub_contracts.error_codes import decode_error_string
+from batteryhub_contracts.events import ReadingDecoded, ReadingFields
+from batteryhub_contracts.ids import reading_public_id
+from query_api.adapters.projection import READING_COLUMNS, reading_rows
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def reading(err: str) -> ReadingDecoded:
+    metrics = {"soc": 81.5, "v": 12.9, "i": -1.25, "t": 24.5, "p": -16.1, "lat": 51.5, "lon": -0.1}
+    return ReadingDecoded(
+        event_id=uuid.uuid4(),
+        occurred_at=AT,
+        reading_id=uuid.uuid4(),
+        reading=ReadingFields(
+            battery_id=7,
+            hub_id=3,
+            battery_name="B7",
+            measured_at=AT - timedelta(minutes=1),
+            time_source="gps",
+            received_at=AT,
+            device_time=AT - timedelta(minutes=1),
+            clock_skewed=False,
+            metrics={**metrics, "nc": 4},
+            err=err,
+        ),
+        errors=decode_error_string(err),
+    )
+
+
+def test_every_value_is_in_its_column():
+    events = [reading("TG"), reading("")]
+    for event, row in zip(events, reading_rows(events), strict=True):
+        assert len(row) == len(READING_COLUMNS)
+        by_column = dict(zip(READING_COLUMNS, row, strict=True))
+        r = event.reading
+        assert by_column == {
+            "reading_id": event.reading_id,
+            "public_id": reading_public_id(event.reading_id),
+            "battery_id": 7,
+            "hub_id": 3,
+            "measured_at": r.measured_at,
+            "received_at": r.received_at,
+            "time_source": "gps",
+            "device_time": r.device_time,
+            "clock_skewed": False,
+            "err": r.err,
+            "has_errors": bool(event.errors),
+            "decoded_errors": by_column["decoded_errors"],
+            "soc": 81.5,
+            "voltage": 12.9,
+            "current": -1.25,
+            "temperature": 24.5,
+            "power": -16.1,
+            "latitude": 51.5,
+            "longitude": -0.1,
+            "metrics": by_column["metrics"],
+        }
+        assert json.loads(by_column["metrics"]) == r.metrics
+        assert json.loads(by_column["decoded_errors"]) == [
+            e.model_dump(mode="json", include={"code", "name", "description", "severity"})
+            for e in event.errors
+        ]
+    assert json.loads(reading_rows(events)[1][READING_COLUMNS.index("decoded_errors")]) == []

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Row
 
 from batteryhub_contracts.events import NotificationRead
+from batteryhub_contracts.isotime import naive_utc
 from batteryhub_contracts.topics import NOTIFICATIONS, battery_key
 from batteryhub_platform.http import ApiError
 from batteryhub_platform.kafka import BrokerUnavailable, Outgoing
@@ -33,7 +34,6 @@ from query_api.entrypoints.schemas import (
     MarkedRead,
     NotificationPublic,
     UnreadCount,
-    naive_utc,
 )
 
 router = APIRouter()

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from batteryhub_contracts.isotime import naive_utc
 from batteryhub_platform.tokens import Role
-
-
-def naive_utc(moment: datetime) -> str:
-    """Times in the app's shapes are ISO-8601 without an offset, in UTC."""
-    if moment.tzinfo is UTC:  # as asyncpg reads every timestamptz: drop the "+00:00"
-        return moment.isoformat()[:-6]
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat()
 
 
 class UtcModel(BaseModel):

@@ -167,8 +167,41 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         *[f"| {n} | {_fmt(v)} |" for n, v in f["decoder_scaling"].items()],
         "",
         *_cpu_section(sustained, m["cpus"]),
+        *_latency_section(latency),
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+HOP_NAMES = {
+    "answered": "POST → 200 (the gateway's answer, after Kafka's ack)",
+    "gateway": "POST sent → the gateway sends the raw record",
+    "decoder": "raw record sent → decoded record sent (Kafka's ack, the decoder's batch)",
+    "projector": "decoded record sent → visible in the query API (the projector's batch and "
+    "transaction, one poll)",
+}
+
+
+def _latency_section(latency: dict[str, Any]) -> list[str]:
+    """The latency row's probes, hop by hop: what bounds the figure (see ``bench.hops``)."""
+    hops: dict[str, dict[str, float]] | None = latency.get("hops_ms")
+    if not hops:
+        return []
+    return [
+        "## Where a probe's latency goes (latency row)",
+        "",
+        "From the probe battery's records on the topics between the services, as each "
+        "producer stamped them (CreateTime, millisecond resolution; every process shares "
+        "this machine's clock). The last three hops add up to the latency row's figure.",
+        "",
+        "| hop | probes | p50 ms | p90 ms | p99 ms |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {HOP_NAMES.get(hop, hop)} | {v['probes']} | {_fmt(v['p50'], 1)} | "
+            f"{_fmt(v['p90'], 1)} | {_fmt(v['p99'], 1)} |"
+            for hop, v in hops.items()
+        ],
+        "",
+    ]
 
 
 def _cpu_section(sustained: dict[str, Any], cpus: int) -> list[str]:

@@ -32,12 +32,13 @@ import asyncpg
 import httpx
 
 from batteryhub_contracts.events import MAX_READINGS_PER_RECORD
-from batteryhub_contracts.topics import READINGS_DECODED, READINGS_RAW
+from batteryhub_contracts.topics import READINGS_DECODED, READINGS_RAW, battery_key
 from batteryhub_platform.kafka import KafkaConnection
 from batteryhub_platform.topics_admin import ensure_topics
 from bench import seed
 from bench.anchors.kafka_latency import produce_consume_latency
 from bench.anchors.passthrough import passthrough
+from bench.hops import ProbeWatch
 from bench.kafka_tools import (
     end_offsets,
     group_lag,
@@ -476,6 +477,19 @@ class Bench:
         131.4 ms); random arrivals see the load as it is on average."""
         battery_id, token = await hub.new_battery(hub_id=1)
         await hub.settled()
+        watch = ProbeWatch(
+            self.system.kafka,
+            {
+                label: self.system.topic_prefix + topic
+                for label, topic in (("raw", READINGS_RAW), ("decoded", READINGS_DECODED))
+            },
+            battery_key(battery_id),
+        )
+        try:
+            await watch.start()
+        except BaseException:
+            await watch.stop()
+            raise
         gaps = random.Random(PROBE_SEED)
         task = asyncio.create_task(
             asyncio.to_thread(
@@ -494,9 +508,12 @@ class Bench:
         await asyncio.sleep(3)
         headers = await hub.admin_headers()
         latencies = []
+        hops: dict[str, list[float]] = {k: [] for k in ("answered", *HOPS)}
         for _ in range(probes):
             started = time.perf_counter()
+            sent_at = time.time()
             answer = await hub.send_ok(token, {"id": battery_id, "err": "D", "soc": 1})
+            hops["answered"].append((time.perf_counter() - started) * 1000)
             while True:
                 found = await hub.query.get(
                     f"/batteries/{battery_id}/errors", params={"limit": 1}, headers=headers
@@ -506,7 +523,16 @@ class Bench:
                     break
                 await asyncio.sleep(0.002)
             latencies.append((time.perf_counter() - started) * 1000)
+            visible_at = sent_at + latencies[-1] / 1000
+            seen = await watch.sent_after(sent_at)
+            raw, decoded = seen["raw"], seen["decoded"]
+            if raw is not None and decoded is not None:
+                for hop, ms in zip(
+                    HOPS, (raw - sent_at, decoded - raw, visible_at - decoded), strict=True
+                ):
+                    hops[hop].append(ms * 1000)
             await asyncio.sleep(gaps.expovariate(1 / PROBE_GAP_S))
+        await watch.stop()
         await task
         anchor = await produce_consume_latency(
             self.system.kafka, self.system.topic_prefix + "bench-producer-perf", probes
@@ -519,6 +545,17 @@ class Bench:
             "p99_ms": percentile(latencies, 0.99),
             "anchor_kafka_p50_ms": percentile(anchor, 0.5),
             "anchor_kafka_p99_ms": percentile(anchor, 0.99),
+            # where the time went, hop by hop (bench.hops); "answered" is POST -> 200
+            "hops_ms": {
+                hop: {
+                    "probes": len(values),
+                    "p50": percentile(values, 0.5),
+                    "p90": percentile(values, 0.9),
+                    "p99": percentile(values, 0.99),
+                }
+                for hop, values in hops.items()
+                if values
+            },
         }
 
     # --- 6. gateway workers ----------------------------------------------------------------
@@ -594,6 +631,7 @@ RAW_EVENT_BYTES = 640  # a ReadingReceived event of a full 31-field reading, as 
 READINGS_PER_RECORD = MAX_READINGS_PER_RECORD
 SUSTAINED_BATCH = 500  # readings per request in the sustained runs
 PROBE_GAP_S = 0.2  # mean gap between latency probes
+HOPS = ("gateway", "decoder", "projector")  # see bench.hops
 PROBE_SEED = 20261129
 
 

@@ -36,11 +36,11 @@ class ProbeWatch:
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None)
         await consumer.start()
         self._consumer = consumer
+        described = await end_offsets(self._bootstrap, list(self._topics.values()))
         partitioner = DefaultPartitioner()
         labels: dict[TopicPartition, str] = {}
         for label, topic in self._topics.items():
-            described = await end_offsets(self._bootstrap, [topic])
-            partitions = sorted(tp.partition for tp in described)
+            partitions = sorted(tp.partition for tp in described if tp.topic == topic)
             if not partitions:
                 raise RuntimeError(f"topic {topic} has no partitions")
             partition = partitioner(self._key, partitions, partitions)

@@ -487,52 +487,50 @@ class Bench:
         )
         try:
             await watch.start()
-        except BaseException:
-            await watch.stop()
-            raise
-        gaps = random.Random(PROBE_SEED)
-        task = asyncio.create_task(
-            asyncio.to_thread(
-                loadgen,
-                f"{self.gateway}/webhook/live-data/batch",
-                "batch",
-                self.tokens,
-                # enough for every probe to run under load, slow answers included
-                probes * (PROBE_GAP_S + 0.3) + 10,
-                8,
-                background_rate / 500,
-                500,
-                0,
-            )
-        )
-        await asyncio.sleep(3)
-        headers = await hub.admin_headers()
-        latencies = []
-        hops: dict[str, list[float]] = {k: [] for k in ("answered", *HOPS)}
-        for _ in range(probes):
-            started = time.perf_counter()
-            sent_at = time.time()
-            answer = await hub.send_ok(token, {"id": battery_id, "err": "D", "soc": 1})
-            hops["answered"].append((time.perf_counter() - started) * 1000)
-            while True:
-                found = await hub.query.get(
-                    f"/batteries/{battery_id}/errors", params={"limit": 1}, headers=headers
+            gaps = random.Random(PROBE_SEED)
+            task = asyncio.create_task(
+                asyncio.to_thread(
+                    loadgen,
+                    f"{self.gateway}/webhook/live-data/batch",
+                    "batch",
+                    self.tokens,
+                    # enough for every probe to run under load, slow answers included
+                    probes * (PROBE_GAP_S + 0.3) + 10,
+                    8,
+                    background_rate / 500,
+                    500,
+                    0,
                 )
-                errors = found.json().get("errors", [])
-                if errors and errors[0]["id"] == answer["data_id"]:
-                    break
-                await asyncio.sleep(0.002)
-            latencies.append((time.perf_counter() - started) * 1000)
-            visible_at = sent_at + latencies[-1] / 1000
-            seen = await watch.sent_after(sent_at)
-            raw, decoded = seen["raw"], seen["decoded"]
-            if raw is not None and decoded is not None:
-                for hop, ms in zip(
-                    HOPS, (raw - sent_at, decoded - raw, visible_at - decoded), strict=True
-                ):
-                    hops[hop].append(ms * 1000)
-            await asyncio.sleep(gaps.expovariate(1 / PROBE_GAP_S))
-        await watch.stop()
+            )
+            await asyncio.sleep(3)
+            headers = await hub.admin_headers()
+            latencies = []
+            hops: dict[str, list[float]] = {k: [] for k in ("answered", *HOPS)}
+            for _ in range(probes):
+                started = time.perf_counter()
+                sent_at = time.time()
+                answer = await hub.send_ok(token, {"id": battery_id, "err": "D", "soc": 1})
+                hops["answered"].append((time.perf_counter() - started) * 1000)
+                while True:
+                    found = await hub.query.get(
+                        f"/batteries/{battery_id}/errors", params={"limit": 1}, headers=headers
+                    )
+                    errors = found.json().get("errors", [])
+                    if errors and errors[0]["id"] == answer["data_id"]:
+                        break
+                    await asyncio.sleep(0.002)
+                latencies.append((time.perf_counter() - started) * 1000)
+                visible_at = sent_at + latencies[-1] / 1000
+                seen = await watch.sent_after(sent_at)
+                raw, decoded = seen["raw"], seen["decoded"]
+                if raw is not None and decoded is not None:
+                    for hop, ms in zip(
+                        HOPS, (raw - sent_at, decoded - raw, visible_at - decoded), strict=True
+                    ):
+                        hops[hop].append(ms * 1000)
+                await asyncio.sleep(gaps.expovariate(1 / PROBE_GAP_S))
+        finally:
+            await watch.stop()
         await task
         anchor = await produce_consume_latency(
             self.system.kafka, self.system.topic_prefix + "bench-producer-perf", probes

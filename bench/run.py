@@ -256,13 +256,10 @@ class Bench:
 
     # --- 3. sustained pipeline ----------------------------------------------------------
 
-    async def sustained(self, hub: Hub, readings_per_s: float, seconds: float) -> dict[str, Any]:
-        """Offer ``readings_per_s`` for ``seconds`` and follow the pipeline's backlog: the
-        readings the gateway took that are not yet through every consumer."""
-        rate = readings_per_s / SUSTAINED_BATCH
-        samples: list[tuple[float, float]] = []
-        memory: dict[str, float] = {}
-        task = asyncio.create_task(
+    def _uploads(self, seconds: float, readings_per_s: float) -> asyncio.Task[dict[str, Any]]:
+        """Batch uploads of SUSTAINED_BATCH readings at ``readings_per_s`` in the background
+        (8 connections), as the sustained runs and the latency probes' load send them."""
+        return asyncio.create_task(
             asyncio.to_thread(
                 loadgen,
                 f"{self.gateway}/webhook/live-data/batch",
@@ -270,11 +267,18 @@ class Bench:
                 self.tokens,
                 seconds,
                 8,
-                rate,
+                readings_per_s / SUSTAINED_BATCH,
                 SUSTAINED_BATCH,
                 0,
             )
         )
+
+    async def sustained(self, hub: Hub, readings_per_s: float, seconds: float) -> dict[str, Any]:
+        """Offer ``readings_per_s`` for ``seconds`` and follow the pipeline's backlog: the
+        readings the gateway took that are not yet through every consumer."""
+        samples: list[tuple[float, float]] = []
+        memory: dict[str, float] = {}
+        task = self._uploads(seconds, readings_per_s)
         cpu_before = self._cpu()
         started = time.monotonic()
         while not task.done():
@@ -488,20 +492,8 @@ class Bench:
         try:
             await watch.start()
             gaps = random.Random(PROBE_SEED)
-            task = asyncio.create_task(
-                asyncio.to_thread(
-                    loadgen,
-                    f"{self.gateway}/webhook/live-data/batch",
-                    "batch",
-                    self.tokens,
-                    # enough for every probe to run under load, slow answers included
-                    probes * (PROBE_GAP_S + 0.3) + 10,
-                    8,
-                    background_rate / 500,
-                    500,
-                    0,
-                )
-            )
+            # long enough for every probe to run under load, slow answers included
+            task = self._uploads(probes * (PROBE_GAP_S + 0.3) + 10, background_rate)
             await asyncio.sleep(3)
             headers = await hub.admin_headers()
             latencies = []

@@ -6,12 +6,14 @@ import pytest
 from batteryhub_platform.tokens import (
     InvalidToken,
     UserPrincipal,
+    VerifiedTokens,
     bearer_token,
     issue_battery_token,
     issue_user_token,
     signing_key,
     verify_battery_token,
     verify_user_token,
+    verify_user_token_once,
 )
 
 BATTERY_KEY = "b" * 40
@@ -30,6 +32,27 @@ def test_a_battery_token_verifies_with_its_key_and_names_the_battery():
 
 def test_a_user_token_carries_role_and_hubs():
     assert verify_user_token(issue_user_token(USER_KEY, ALICE, NOW, HOUR), USER_KEY) == ALICE
+
+
+def test_a_remembered_user_token_is_trusted_only_until_its_expiry():
+    verified = VerifiedTokens()
+    token = issue_user_token(USER_KEY, ALICE, NOW, HOUR)
+    now = NOW.timestamp()
+    assert verify_user_token_once(token, USER_KEY, verified, now) == ALICE
+    # Remembered: the same answer even for a key that would now refuse it ...
+    assert verify_user_token_once(token, "x" * 40, verified, now + 60) == ALICE
+    # ... but not from its expiry on: then the signature is checked again (and refused).
+    with pytest.raises(InvalidToken):
+        verify_user_token_once(token, "x" * 40, verified, (NOW + HOUR).timestamp() + 1)
+
+
+def test_a_refused_user_token_is_not_remembered():
+    verified = VerifiedTokens()
+    forged = issue_user_token("x" * 40, ALICE, NOW, HOUR)
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            verify_user_token_once(forged, USER_KEY, verified, NOW.timestamp())
+    assert verified.get(forged, NOW.timestamp()) is None
 
 
 def test_each_kind_of_token_is_refused_where_the_other_is_expected():

@@ -124,7 +124,24 @@ def verify_battery_token(token: str, key: str) -> BatteryPrincipal:
 
 
 def verify_user_token(token: str, key: str) -> UserPrincipal:
+    return _user_principal(_decode(token, key, USER_ISSUER, USER_AUDIENCE))
+
+
+def verify_user_token_once(
+    token: str, key: str, verified: VerifiedTokens, now: float
+) -> UserPrincipal:
+    """``verify_user_token``, remembered in ``verified`` until the token's expiry: an app
+    polling with one token costs one signature check per process, not one per request."""
+    cached = verified.get(token, now)
+    if isinstance(cached, UserPrincipal):
+        return cached
     claims = _decode(token, key, USER_ISSUER, USER_AUDIENCE)
+    principal = _user_principal(claims)
+    verified.put(token, _number(claims["exp"]), principal)
+    return principal
+
+
+def _user_principal(claims: dict[str, object]) -> UserPrincipal:
     uid, role, hub, hubs, sub = (
         claims.get("uid"),
         claims.get("role"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batteryhub_platform.http import ApiError
 from batteryhub_platform.kafka import EventPublisher
-from batteryhub_platform.tokens import InvalidToken, UserPrincipal, bearer_token, verify_user_token
+from batteryhub_platform.tokens import (
+    InvalidToken,
+    UserPrincipal,
+    bearer_token,
+    verify_user_token_once,
+)
 from query_api.adapters.users import UserStore
 from query_api.config import Settings
 
@@ -67,11 +73,14 @@ async def _users(request: Request) -> UserStore:
 
 
 async def current_user(
-    settings: Annotated[Settings, Depends(_settings)],
+    request: Request,
     authorization: Annotated[str | None, Header(alias="Authorization")] = None,
 ) -> UserPrincipal:
+    state = request.app.state
     try:
-        return verify_user_token(bearer_token(authorization), settings.user_key)
+        return verify_user_token_once(
+            bearer_token(authorization), state.settings.user_key, state.verified_tokens, time.time()
+        )
     except InvalidToken:
         raise UNAUTHORIZED from None
 

@@ -19,6 +19,7 @@ from batteryhub_platform.http import NO_OPENTELEMETRY, install_edges
 from batteryhub_platform.http import unexpected_error as _unexpected
 from batteryhub_platform.kafka import broker_reachable
 from batteryhub_platform.logs import configure_logging
+from batteryhub_platform.tokens import VerifiedTokens
 from query_api.adapters.users import UserStore
 from query_api.config import Settings
 from query_api.entrypoints import routes_auth, routes_read
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users = UserStore(engine)
         app.state.settings, app.state.engine = settings, engine
         app.state.publisher, app.state.users = publisher, users
+        app.state.verified_tokens = VerifiedTokens()
         try:
             await publisher.start()
             if settings.admin_user and settings.admin_password:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from query_api.entrypoints.schemas import ErrorHistory
 from tests.hub import Hub, eventually
 
 pytestmark = pytest.mark.e2e
@@ -89,6 +90,43 @@ async def test_unknown_code_is_reported_with_its_description(hub: Hub) -> None:
         "Unknown error code: Y",
         "Unknown error code: Z",
     ]
+
+
+async def test_error_history_answer_is_exactly_the_declared_schema(hub: Hub) -> None:
+    """The route writes its answer without the response model (for speed); every field the
+    OpenAPI document declares is there, and nothing else."""
+    battery_id, token = await hub.new_battery(hub_id=1, name="BAT-shape")
+    quiet_id, _ = await hub.new_battery(hub_id=1, name="BAT-quiet")
+    await hub.send_ok(token, {"id": battery_id, "soc": 50, "v": 12.9, "err": "TX"})
+
+    async def history(battery: int, entries: int) -> dict[str, object]:
+        answer = await hub.errors(battery)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, object] = answer.json()
+        assert len(body["errors"]) == entries, body  # type: ignore[arg-type]
+        return body
+
+    body = await eventually(lambda: history(battery_id, 1))
+    assert ErrorHistory.model_validate(body).model_dump(mode="json") == body
+    (entry,) = body["errors"]  # type: ignore[misc]
+    assert entry["decoded_errors"] == [
+        {
+            "code": "T",
+            "name": "tempSensorError",
+            "description": "Temperature sensor error",
+            "severity": "warning",
+        },
+        {
+            "code": "X",
+            "name": "unknownError",
+            "description": "Unknown error code: X",
+            "severity": "warning",
+        },
+    ]
+
+    quiet = await eventually(lambda: history(quiet_id, 0))
+    assert ErrorHistory.model_validate(quiet).model_dump(mode="json") == quiet
+    assert (quiet["battery_name"], quiet["total_errors"]) == ("BAT-quiet", 0)
 
 
 async def test_notification_record_has_the_fields_the_app_renders(hub: Hub) -> None:

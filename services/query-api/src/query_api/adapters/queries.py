@@ -4,10 +4,11 @@ isolation is applied in SQL, never after the fact."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text, true, update
+from sqlalchemy import Select, func, select, true, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -66,51 +67,51 @@ def _batteries_query(hubs: Hubs) -> Select[Any]:
     )
 
 
-# The two queries behind the error history, the app's most frequent call, are plain SQL:
-# building and caching SQLAlchemy constructs cost more than PostgreSQL's work here.
-_BATTERY_NAME = text(
-    "SELECT name FROM query.batteries WHERE battery_id = :battery_id "
-    "AND (CAST(:all_hubs AS boolean) OR hub_id = ANY(CAST(:hubs AS bigint[])))"
-)
-# "has_errors" alone (not "IS true") so the planner uses the partial index WHERE has_errors.
-# The total is a scalar subquery, counted once from that index alone (an index-only scan):
-# a window count would fetch every matching row from the table, not only the page shown.
-# One round trip either way. The SQL text is put together from these constants only (the
-# values are bound parameters), which is all the S608 warning below asks.
-_ERRORS_WHERE = (
-    "battery_id = :battery_id AND has_errors AND measured_at >= :start AND measured_at <= :end"
-)
-_ERROR_HISTORY = text(
-    "SELECT public_id, measured_at, err, decoded_errors, soc, voltage, current, temperature, "  # noqa: S608
-    f"power, latitude, longitude, (SELECT count(*) FROM query.readings WHERE {_ERRORS_WHERE}) "
-    f"AS total FROM query.readings WHERE {_ERRORS_WHERE} "
-    "ORDER BY measured_at DESC, public_id DESC LIMIT :limit"
+# The error history is the app's most frequent call, so it is one statement in one round
+# trip, sent on the pool connection's own asyncpg connection: SQLAlchemy's statement and
+# result layers cost more than PostgreSQL's work here. The battery row gates the rest: a
+# battery outside the caller's hubs (or unknown) gives no row at all; a visible one gives
+# at least one, its readings joined on (none: one row of NULLs). "has_errors" alone (not
+# "IS true") so the planner uses the partial index WHERE has_errors. The total is a scalar
+# subquery counted from that index alone (an index-only scan); a window count would fetch
+# every matching row from the table, not only the page shown. decoded_errors comes back as
+# the JSON text the projector stored, to be written into the answer as it is.
+_ERRORS_WHERE = "battery_id = $1 AND has_errors AND measured_at >= $2 AND measured_at <= $3"
+_ERROR_HISTORY = (
+    "SELECT b.name, e.public_id, e.measured_at, e.err, e.decoded_errors::text, e.soc, "  # noqa: S608
+    "e.voltage, e.current, e.temperature, e.power, e.latitude, e.longitude, "
+    f"(SELECT count(*) FROM query.readings WHERE {_ERRORS_WHERE}) "
+    "FROM query.batteries b LEFT JOIN LATERAL ("
+    "SELECT public_id, measured_at, err, decoded_errors, soc, voltage, current, temperature, "
+    f"power, latitude, longitude FROM query.readings WHERE {_ERRORS_WHERE} "
+    "ORDER BY measured_at DESC, public_id DESC LIMIT $4) e ON true "
+    "WHERE b.battery_id = $1 AND ($5 OR b.hub_id = ANY($6::bigint[]))"
 )
 
 
-async def battery_name(c: AsyncConnection, battery_id: int, hubs: Hubs) -> str | None:
-    name = (
-        await c.execute(
-            _BATTERY_NAME,
-            {"battery_id": battery_id, "all_hubs": hubs is None, "hubs": sorted(hubs or ())},
-        )
-    ).scalar_one_or_none()
-    return None if name is None else str(name)
+@dataclass(frozen=True)
+class ErrorPage:
+    battery_name: str
+    total: int
+    rows: list[tuple[Any, ...]]
+    """(public_id, measured_at, err, decoded_errors JSON text, soc, voltage, current,
+    temperature, power, latitude, longitude), newest first."""
 
 
 async def error_history(
-    c: AsyncConnection, battery_id: int, start: datetime, end: datetime, limit: int
-) -> tuple[int, Sequence[tuple[Any, ...]]]:
-    """The total of matching readings, and a page of them as tuples in the SELECT's order
-    (without the total)."""
-    rows: Sequence[Row[Any]] = (
-        await c.execute(
-            _ERROR_HISTORY,
-            {"battery_id": battery_id, "start": start, "end": end, "limit": limit},
-        )
-    ).all()
-    total = int(rows[0].total) if rows else 0
-    return total, [tuple(r)[:-1] for r in rows]
+    c: AsyncConnection, battery_id: int, hubs: Hubs, start: datetime, end: datetime, limit: int
+) -> ErrorPage | None:
+    """A page of the battery's readings with faults and their total, or None when the
+    battery is unknown or outside ``hubs``."""
+    driver = (await c.get_raw_connection()).driver_connection
+    assert driver is not None  # a checked-out connection always has one
+    records = await driver.fetch(
+        _ERROR_HISTORY, battery_id, start, end, limit, hubs is None, sorted(hubs or ())
+    )
+    if not records:
+        return None
+    rows = [tuple(r)[1:-1] for r in records if r[1] is not None]
+    return ErrorPage(str(records[0][0]), int(records[0][-1]), rows)
 
 
 async def list_notifications(

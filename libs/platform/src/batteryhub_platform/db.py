@@ -30,7 +30,7 @@ def make_engine(url: str, pool_size: int = 10, statement_timeout_ms: int = 10_00
         pool_pre_ping=False,
         pool_timeout=5,
         # JSON columns read and written with orjson: the stdlib's json was a tenth of the
-        # error history's CPU.
+        # error history's CPU when it still parsed the stored decoded errors.
         json_deserializer=orjson.loads,
         json_serializer=_json_text,
         connect_args={

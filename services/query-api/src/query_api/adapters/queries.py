@@ -68,14 +68,15 @@ def _batteries_query(hubs: Hubs) -> Select[Any]:
 
 
 # The error history is the app's most frequent call, so it is one statement in one round
-# trip, sent on the pool connection's own asyncpg connection: SQLAlchemy's statement and
-# result layers cost more than PostgreSQL's work here. The battery row gates the rest: a
-# battery outside the caller's hubs (or unknown) gives no row at all; a visible one gives
-# at least one, its readings joined on (none: one row of NULLs). "has_errors" alone (not
-# "IS true") so the planner uses the partial index WHERE has_errors. The total is a scalar
-# subquery counted from that index alone (an index-only scan); a window count would fetch
-# every matching row from the table, not only the page shown. decoded_errors comes back as
-# the JSON text the projector stored, to be written into the answer as it is.
+# trip, plain SQL sent as it is (exec_driver_sql: SQLAlchemy builds and compiles nothing, but
+# still turns a lost connection into a DBAPIError, answered 503, and drops it from the pool).
+# The battery row gates the rest: a battery outside the caller's hubs (or unknown) gives no
+# row at all; a visible one gives at least one, its readings joined on (none: one row of
+# NULLs). "has_errors" alone (not "IS true") so the planner uses the partial index WHERE
+# has_errors. The total is a scalar subquery counted from that index alone (an index-only
+# scan); a window count would fetch every matching row from the table, not only the page
+# shown. decoded_errors comes back as JSON text, to go into the answer without being parsed
+# and rebuilt: the projector stores exactly DecodedErrorPublic's four fields.
 _ERRORS_WHERE = "battery_id = $1 AND has_errors AND measured_at >= $2 AND measured_at <= $3"
 _ERROR_HISTORY = (
     "SELECT b.name, e.public_id, e.measured_at, e.err, e.decoded_errors::text, e.soc, "  # noqa: S608
@@ -85,7 +86,8 @@ _ERROR_HISTORY = (
     "SELECT public_id, measured_at, err, decoded_errors, soc, voltage, current, temperature, "
     f"power, latitude, longitude FROM query.readings WHERE {_ERRORS_WHERE} "
     "ORDER BY measured_at DESC, public_id DESC LIMIT $4) e ON true "
-    "WHERE b.battery_id = $1 AND ($5 OR b.hub_id = ANY($6::bigint[]))"
+    "WHERE b.battery_id = $1 AND ($5 OR b.hub_id = ANY($6::bigint[])) "
+    "ORDER BY e.measured_at DESC, e.public_id DESC"
 )
 
 
@@ -103,11 +105,12 @@ async def error_history(
 ) -> ErrorPage | None:
     """A page of the battery's readings with faults and their total, or None when the
     battery is unknown or outside ``hubs``."""
-    driver = (await c.get_raw_connection()).driver_connection
-    assert driver is not None  # a checked-out connection always has one
-    records = await driver.fetch(
-        _ERROR_HISTORY, battery_id, start, end, limit, hubs is None, sorted(hubs or ())
-    )
+    records: Sequence[Any] = (
+        await c.exec_driver_sql(
+            _ERROR_HISTORY,
+            (battery_id, start, end, limit, hubs is None, sorted(hubs or ())),
+        )
+    ).all()
     if not records:
         return None
     rows = [tuple(r)[1:-1] for r in records if r[1] is not None]

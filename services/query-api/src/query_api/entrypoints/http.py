@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users = UserStore(engine)
         app.state.settings, app.state.engine = settings, engine
         app.state.publisher, app.state.users = publisher, users
-        app.state.verified_tokens = VerifiedTokens()
+        app.state.verified_tokens = VerifiedTokens(max_entries=10_000)  # users are few
         try:
             await publisher.start()
             if settings.admin_user and settings.admin_password:

@@ -121,8 +121,8 @@ async def error_history(
         raise _not_found(f"battery {battery_id}")
     # Built as plain data and written with orjson: the app's most frequent call skips
     # re-validating ~200 nested models per answer, and the decoded errors go out as the
-    # JSON the projector stored (DecodedErrorPublic's four fields). The shape is
-    # ErrorHistory's (tests compare the two).
+    # stored JSON (DecodedErrorPublic's four fields, as PostgreSQL prints jsonb). The shape
+    # is ErrorHistory's (tests/e2e/test_wire_scenarios.py compares the two).
     errors = [
         {
             "id": public_id,

@@ -3,6 +3,8 @@ gateway -> Kafka -> decoder -> notifier / projector -> query API."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from query_api.entrypoints.schemas import ErrorHistory
@@ -99,16 +101,16 @@ async def test_error_history_answer_is_exactly_the_declared_schema(hub: Hub) -> 
     quiet_id, _ = await hub.new_battery(hub_id=1, name="BAT-quiet")
     await hub.send_ok(token, {"id": battery_id, "soc": 50, "v": 12.9, "err": "TX"})
 
-    async def history(battery: int, entries: int) -> dict[str, object]:
+    async def history(battery: int, entries: int) -> dict[str, Any]:
         answer = await hub.errors(battery)
         assert answer.status_code == 200, answer.text
-        body: dict[str, object] = answer.json()
-        assert len(body["errors"]) == entries, body  # type: ignore[arg-type]
+        body: dict[str, Any] = answer.json()
+        assert len(body["errors"]) == entries, body
         return body
 
     body = await eventually(lambda: history(battery_id, 1))
     assert ErrorHistory.model_validate(body).model_dump(mode="json") == body
-    (entry,) = body["errors"]  # type: ignore[misc]
+    (entry,) = body["errors"]
     assert entry["decoded_errors"] == [
         {
             "code": "T",

@@ -12,6 +12,7 @@ from batteryhub_platform.tokens import (
     issue_user_token,
     signing_key,
     verify_battery_token,
+    verify_battery_token_once,
     verify_user_token,
     verify_user_token_once,
 )
@@ -53,6 +54,15 @@ def test_a_refused_user_token_is_not_remembered():
         with pytest.raises(InvalidToken):
             verify_user_token_once(forged, USER_KEY, verified, NOW.timestamp())
     assert verified.get(forged, NOW.timestamp()) is None
+
+
+def test_a_cache_shared_by_both_kinds_never_answers_one_kind_for_the_other():
+    verified = VerifiedTokens()
+    battery = issue_battery_token(BATTERY_KEY, 42, 1, NOW, HOUR)
+    now = NOW.timestamp()
+    assert verify_battery_token_once(battery, BATTERY_KEY, verified, now).battery_id == 42
+    with pytest.raises(InvalidToken):
+        verify_user_token_once(battery, BATTERY_KEY, verified, now)
 
 
 def test_each_kind_of_token_is_refused_where_the_other_is_expected():

@@ -4,9 +4,10 @@ the other is expected, and so is any token not signed with HS256 by the expected
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 import jwt
 
@@ -127,18 +128,28 @@ def verify_user_token(token: str, key: str) -> UserPrincipal:
     return _user_principal(_decode(token, key, USER_ISSUER, USER_AUDIENCE))
 
 
+def verify_battery_token_once(
+    token: str, key: str, verified: VerifiedTokens, now: float
+) -> BatteryPrincipal:
+    """``verify_battery_token``, remembered in ``verified`` until the token's expiry."""
+    return verified.principal(token, key, now, BatteryPrincipal, _battery_until_expiry)
+
+
 def verify_user_token_once(
     token: str, key: str, verified: VerifiedTokens, now: float
 ) -> UserPrincipal:
-    """``verify_user_token``, remembered in ``verified`` until the token's expiry: an app
-    polling with one token costs one signature check per process, not one per request."""
-    cached = verified.get(token, now)
-    if isinstance(cached, UserPrincipal):
-        return cached
+    """``verify_user_token``, remembered in ``verified`` until the token's expiry."""
+    return verified.principal(token, key, now, UserPrincipal, _user_until_expiry)
+
+
+def _battery_until_expiry(token: str, key: str) -> tuple[BatteryPrincipal, float]:
+    principal = verify_battery_token(token, key)
+    return principal, principal.expires_at.timestamp()
+
+
+def _user_until_expiry(token: str, key: str) -> tuple[UserPrincipal, float]:
     claims = _decode(token, key, USER_ISSUER, USER_AUDIENCE)
-    principal = _user_principal(claims)
-    verified.put(token, _number(claims["exp"]), principal)
-    return principal
+    return _user_principal(claims), _number(claims["exp"])
 
 
 def _user_principal(claims: dict[str, object]) -> UserPrincipal:
@@ -203,14 +214,35 @@ def signing_key(profile: str, configured: str | None, dev_default: str, env_name
     return key
 
 
+Principal = TypeVar("Principal", BatteryPrincipal, UserPrincipal)
+
+
 class VerifiedTokens:
     """Remembers tokens already verified, so a device posting every minute with the same
-    token costs one HMAC check per process instead of one per request. Entries are trusted
-    only until the token's own expiry; the caller still checks revocation each time."""
+    token (or an app polling with its user's) costs one HMAC check per process instead of
+    one per request. Entries are trusted only until the token's own expiry; the caller
+    still checks revocation each time."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._max_entries = max_entries
         self._entries: dict[str, tuple[float, BatteryPrincipal | UserPrincipal]] = {}
+
+    def principal(
+        self,
+        token: str,
+        key: str,
+        now: float,
+        kind: type[Principal],
+        verify: Callable[[str, str], tuple[Principal, float]],
+    ) -> Principal:
+        """The ``kind`` of principal remembered for ``token``, else ``verify``'s (which
+        raises ``InvalidToken``, never remembered), kept until the expiry it gives."""
+        cached = self.get(token, now)
+        if isinstance(cached, kind):
+            return cached
+        principal, expires = verify(token, key)
+        self.put(token, expires, principal)
+        return principal
 
     def get(self, token: str, now: float) -> BatteryPrincipal | UserPrincipal | None:
         entry = self._entries.get(token)

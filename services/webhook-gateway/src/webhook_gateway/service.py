@@ -28,8 +28,8 @@ from batteryhub_platform.tokens import (
     UserPrincipal,
     VerifiedTokens,
     issue_battery_token,
-    verify_battery_token,
-    verify_user_token,
+    verify_battery_token_once,
+    verify_user_token_once,
 )
 from webhook_gateway import metrics
 from webhook_gateway.adapters.secrets import SecretHasher
@@ -86,16 +86,12 @@ class Gateway:
     # --- authentication -------------------------------------------------------------
 
     def battery_principal(self, token: str) -> BatteryPrincipal:
-        now = time.time()
-        cached = self._verified.get(token, now)
-        if isinstance(cached, BatteryPrincipal):
-            principal = cached
-        else:
-            try:
-                principal = verify_battery_token(token, self._battery_key)
-            except InvalidToken:
-                raise Unauthorized from None
-            self._verified.put(token, principal.expires_at.timestamp(), principal)
+        try:
+            principal = verify_battery_token_once(
+                token, self._battery_key, self._verified, time.time()
+            )
+        except InvalidToken:
+            raise Unauthorized from None
         record = self.registry.active(principal.battery_id)
         if record is None or not record.accepts_token_revision(principal.revision):
             raise Unauthorized  # revoked, or its secret rotated since the token was issued
@@ -103,7 +99,7 @@ class Gateway:
 
     def user_principal(self, token: str) -> UserPrincipal:
         try:
-            return verify_user_token(token, self._user_key)
+            return verify_user_token_once(token, self._user_key, self._verified, time.time())
         except InvalidToken:
             raise Unauthorized from None
 

@@ -56,6 +56,23 @@ async def seed_readings(dsn: str, batteries: int, first: int, last: int) -> None
         await connection.close()
 
 
+async def clear_readings(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("TRUNCATE query.readings")
+    finally:
+        await connection.close()
+
+
+async def checkpoint(dsn: str) -> None:
+    """Writes every dirty page out now, so that the next measurement does not pay for it."""
+    connection = await asyncpg.connect(dsn, command_timeout=3600)
+    try:
+        await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
+
+
 async def count_readings(dsn: str) -> int:
     connection = await asyncpg.connect(dsn)
     try:

@@ -33,22 +33,13 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition,
         await admin.close()
 
 
-async def group_lag(
-    bootstrap: str,
-    group: str,
-    topics: list[str],
-    until: dict[TopicPartition, int] | None = None,
-) -> int:
-    """Records ``group`` has still to consume on ``topics``: up to their ends, or up to the
-    positions in ``until`` where given."""
+async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await admin.start()
     await consumer.start()
     try:
         positions = await group_positions(admin, consumer, group, topics)
-        if until is not None:
-            return sum(max(until.get(tp, 0) - done, 0) for tp, (done, _) in positions.items())
         return sum(end - done for done, end in positions.values())
     finally:
         await consumer.stop()

@@ -30,7 +30,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import TopicPartition
 
 from batteryhub_contracts.events import MAX_READINGS_PER_RECORD
 from batteryhub_contracts.topics import READINGS_DECODED, READINGS_RAW, battery_key
@@ -139,8 +138,6 @@ class Bench:
     quick: bool
     figures: dict[str, Any] = field(default_factory=dict)
     tokens: Path = ROOT / ".run" / "bench-tokens.txt"
-    _decoded_once: dict[TopicPartition, int] = field(default_factory=dict)
-    """The isolated decoded topic's ends after its first decoding (see ``consumers``)."""
 
     def seconds(self, full: float) -> float:
         return max(5.0, full / 4) if self.quick else full
@@ -389,8 +386,6 @@ class Bench:
         for service in CONSUMERS:
             self.system.stop(service)
         decoder = await self._drain("error-decoder", iso, READINGS_RAW, 1)
-        # The decoder's scaling runs below decode the same records again onto this topic.
-        self._decoded_once = await end_offsets(self.system.kafka, [iso + READINGS_DECODED])
         per_record = await readings_per_record(self.system.kafka, iso + READINGS_RAW)
         self.figures["decoder"] = {
             "records": records,
@@ -436,10 +431,21 @@ class Bench:
         # COPY ran 76 s, and the projector's next lookups took 1.7 and 2.0 s in its wake).
         await _drop_database(self.system, database)
         await seed.checkpoint(self.system.database_url("postgres", "postgresql"))
+        # The scaling runs decode a copy of their own, so that the isolated decoded topic
+        # holds one decoding of the records, for the projector's run at scale.
+        scale = self.system.topic_prefix + "iso-scale."
+        await ensure_topics(KafkaConnection(self.system.kafka), scale)
+        await passthrough(
+            self.system.kafka,
+            source,
+            scale + READINGS_RAW,
+            records,
+            f"bench-passthrough-{uuid.uuid4().hex[:6]}",
+        )
         scaling = {}
         for instances in (1, 2, 4):
             scaling[instances] = per_record * await self._drain(
-                "error-decoder", iso, READINGS_RAW, instances
+                "error-decoder", scale, READINGS_RAW, instances
             )
         self.figures["decoder_scaling"] = scaling
         for service in CONSUMERS:
@@ -453,10 +459,9 @@ class Bench:
         topic: str,
         instances: int,
         env: dict[str, str] | None = None,
-        until: dict[TopicPartition, int] | None = None,
     ) -> float:
         """Start ``instances`` of ``service`` in a fresh group on ``prefix``; records/s until
-        the group has consumed everything that is there now (or up to ``until``)."""
+        the group has consumed everything that is there now."""
         group = f"bench-{service}-{uuid.uuid4().hex[:6]}"
         group_key = (
             "BATTERYHUB_PROJECTOR_GROUP_ID"
@@ -464,14 +469,14 @@ class Bench:
             else "BATTERYHUB_GROUP_ID"
         )
         extra = {"BATTERYHUB_TOPIC_PREFIX": prefix, group_key: group, **(env or {})}
-        total = sum((until or await end_offsets(self.system.kafka, [prefix + topic])).values())
+        total = sum((await end_offsets(self.system.kafka, [prefix + topic])).values())
         names = [f"-bench{n}" for n in range(instances)]
         for name in names:
             self.system.start(service, instance=name, port=free_port(), extra_env=extra)
         started = time.perf_counter()
         first_progress = None
         while True:
-            lag = await group_lag(self.system.kafka, group, [prefix + topic], until)
+            lag = await group_lag(self.system.kafka, group, [prefix + topic])
             if first_progress is None and lag < total:
                 first_progress = time.perf_counter()
             if lag == 0:
@@ -631,15 +636,12 @@ class Bench:
                 "anchor_pk_p99_ms": percentile(pk, 0.99),
             }
         self.figures["query"] = results
-        # The same records the projection row drained into a fresh database (the first
-        # decoding of the isolated stream), now into a table holding the largest size (none
-        # of their readings is stored any more).
+        # The records the projection row drained into a fresh database, now into a table
+        # holding the largest size (none of their readings is stored any more).
         iso = self.system.topic_prefix + "iso."
-        records = sum(self._decoded_once.values())
+        records = sum((await end_offsets(self.system.kafka, [iso + READINGS_DECODED])).values())
         stored = await seed.count_readings(dsn)
-        projector = await self._drain(
-            "query-projector", iso, READINGS_DECODED, 1, until=self._decoded_once
-        )
+        projector = await self._drain("query-projector", iso, READINGS_DECODED, 1)
         per_record = self.figures["decoder"]["readings_per_record"]
         self.figures["projection_at_scale"] = {
             "records": records,

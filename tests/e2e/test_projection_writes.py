@@ -1,7 +1,8 @@
 """The projector's ways of writing readings store the same rows: each reading once, the
 first copy kept. New readings go in by COPY after a lookup of those stored before; when
 another writer stores one in between, the COPY fails and the INSERT ... ON CONFLICT DO
-NOTHING takes over. Against the running system's PostgreSQL."""
+NOTHING takes over. Notifications go in by INSERT ... ON CONFLICT DO NOTHING, each once,
+the first copy kept. Against the running system's PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.error_codes import decode_error_string
-from batteryhub_contracts.events import ReadingDecoded, ReadingFields
+from batteryhub_contracts.events import NotificationRaised, ReadingDecoded, ReadingFields
 from batteryhub_contracts.ids import reading_public_id
 from batteryhub_platform.db import make_engine
 from query_api.adapters import projection
-from query_api.adapters.projection import add_readings
+from query_api.adapters.projection import add_notifications, add_readings
 from tests.hub import Hub
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +44,9 @@ async def battery_id(engine: AsyncEngine) -> AsyncIterator[int]:
     yield battery_id
     async with engine.begin() as c:
         await c.execute(text("DELETE FROM query.readings WHERE battery_id = :b"), {"b": battery_id})
+        await c.execute(
+            text("DELETE FROM query.notifications WHERE battery_id = :b"), {"b": battery_id}
+        )
 
 
 def readings(battery_id: int, count: int, soc: float, err: str = "") -> list[ReadingDecoded]:
@@ -127,3 +131,64 @@ async def test_when_the_lookup_misses_a_stored_reading_the_insert_takes_over(
     rows = await stored(engine, battery_id)
     assert len({r[0] for r in rows}) == len(rows) == 250
     assert [r[2] for r in rows] == [10.0] * 100 + [99.0] * 150
+
+
+def notification(battery_id: int, notification_id: int, title: str) -> NotificationRaised:
+    return NotificationRaised(
+        event_id=uuid.uuid4(),
+        occurred_at=AT,
+        notification_id=notification_id,
+        battery_id=battery_id,
+        hub_id=7,
+        reading_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{battery_id}:{notification_id}"),
+        code="T",
+        notification_type="error",
+        title=title,
+        message="Temperature sensor error",
+        severity="warning",
+        link_id=battery_id,
+        created_at=AT + timedelta(seconds=notification_id % 1000),
+    )
+
+
+async def test_notifications_are_stored_once_each_as_first_sent(
+    engine: AsyncEngine, battery_id: int
+) -> None:
+    ids = random.sample(range(1, 2**53), 3)
+    first = [notification(battery_id, n, "first") for n in ids]
+    first.append(notification(battery_id, ids[0], "a later copy"))
+    again = [notification(battery_id, n, "sent again") for n in ids]  # changes nothing
+    for batch in (first, again):
+        async with engine.begin() as c:
+            await add_notifications(c, batch)
+    async with engine.connect() as c:
+        rows = (
+            await c.execute(
+                text(
+                    "SELECT id, hub_id, battery_id, code, reading_id, notification_type, title, "
+                    "message, severity, is_read, read_at, read_by, link_type, link_id, "
+                    "created_at FROM query.notifications WHERE battery_id = :b ORDER BY id"
+                ),
+                {"b": battery_id},
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (
+            n,
+            7,
+            battery_id,
+            "T",
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{battery_id}:{n}"),
+            "error",
+            "first",
+            "Temperature sensor error",
+            "warning",
+            False,
+            None,
+            None,
+            "battery",
+            battery_id,
+            AT + timedelta(seconds=n % 1000),
+        )
+        for n in sorted(ids)
+    ]

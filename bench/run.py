@@ -429,8 +429,7 @@ class Bench:
         # unwritten pages) and the rest flushed, so the latency row does not run behind the
         # checkpoint of a bulk load into another database (seen at ff706bd: the anchor's
         # COPY ran 76 s, and the projector's next lookups took 1.7 and 2.0 s in its wake).
-        await _drop_database(self.system, database)
-        await seed.checkpoint(self.system.database_url("postgres", "postgresql"))
+        await _on_server(self.system, _drop(database), "CHECKPOINT")
         # The scaling runs decode a copy of their own, so that the isolated decoded topic
         # holds one decoding of the records, for the projector's run at scale.
         scale = self.system.topic_prefix + "iso-scale."
@@ -721,21 +720,23 @@ async def _create_topic(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
+async def _on_server(system: LocalSystem, *statements: str) -> None:
+    """``statements`` in turn on the server's ``postgres`` database, outside a transaction
+    (as ``CREATE``/``DROP DATABASE`` and ``CHECKPOINT`` need)."""
+    connection = await asyncpg.connect(system.database_url("postgres", "postgresql"))
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _drop(database: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
+
+
 async def _create_database(system: LocalSystem, database: str) -> None:
-    await _drop_database(system, database)
-    connection = await asyncpg.connect(system.database_url("postgres", "postgresql"))
-    try:
-        await connection.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await connection.close()
-
-
-async def _drop_database(system: LocalSystem, database: str) -> None:
-    connection = await asyncpg.connect(system.database_url("postgres", "postgresql"))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await _on_server(system, _drop(database), f'CREATE DATABASE "{database}"')
 
 
 async def _copy_anchor(system: LocalSystem, topic: str, records: int, dsn: str) -> float:
@@ -792,12 +793,7 @@ async def _clean_up(system: LocalSystem) -> None:
     """Drop the run's databases (the 10M-reading one is several GB) and topics."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    connection = await asyncpg.connect(system.database_url("postgres", "postgresql"))
-    try:
-        for database in (system.database, f"{system.database}_iso"):
-            await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await _on_server(system, _drop(system.database), _drop(f"{system.database}_iso"))
     admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka)
     await admin.start()
     try:

@@ -64,15 +64,6 @@ async def clear_readings(dsn: str) -> None:
         await connection.close()
 
 
-async def checkpoint(dsn: str) -> None:
-    """Writes every dirty page out now, so that the next measurement does not pay for it."""
-    connection = await asyncpg.connect(dsn, command_timeout=3600)
-    try:
-        await connection.execute("CHECKPOINT")
-    finally:
-        await connection.close()
-
-
 async def count_readings(dsn: str) -> int:
     connection = await asyncpg.connect(dsn)
     try:

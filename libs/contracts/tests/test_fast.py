@@ -18,6 +18,7 @@ from batteryhub_contracts.events import (
     READING_DECODED,
     READING_RECEIVED,
     EventDecodeError,
+    RawReadingEvent,
     ReadingDecoded,
     ReadingFields,
     ReadingReceived,
@@ -27,8 +28,11 @@ from batteryhub_contracts.events import (
     encode,
 )
 from batteryhub_contracts.fast import (
+    _DIGITS_AS_ZERO,
+    _MORE_THAN_MICROSECONDS,
     READING_DECODED_FAST,
     READING_RECEIVED_FAST,
+    FastEventCodec,
     encode_fast,
     twin,
 )
@@ -164,6 +168,21 @@ def mutated(draw: st.DrawFn, events: st.SearchStrategy[BaseModel]) -> bytes:
 @given(st.one_of(mutated(single), mutated(batch)))
 def test_a_raw_reading_record_is_decided_as_the_model_decides(raw):
     assert outcome(READING_RECEIVED_FAST, raw) == outcome(READING_RECEIVED, raw)
+
+
+READING_RECEIVED_TIMES_AS_WRITTEN = FastEventCodec(RawReadingEvent, exact_times=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(mutated(single), mutated(batch)))
+def test_without_the_time_scan_a_record_is_still_accepted_or_refused_as_the_model_decides(raw):
+    """The scan for times of more than six digits of a second decides values only: without
+    it (the decoder's codec) the verdict is the model's all the same, and so are the values
+    other than such times."""
+    fast, model = outcome(READING_RECEIVED_TIMES_AS_WRITTEN, raw), outcome(READING_RECEIVED, raw)
+    assert (fast == "refused") == (model == "refused")
+    if _MORE_THAN_MICROSECONDS not in raw.translate(_DIGITS_AS_ZERO):
+        assert fast == model
 
 
 def decoded_twin(event: ReadingReceived) -> ReadingDecoded:

@@ -19,7 +19,7 @@ from batteryhub_contracts.events import (
 from batteryhub_contracts.fast import READING_RECEIVED_FAST, encode_fast
 from batteryhub_contracts.ids import derived_id
 from batteryhub_platform.consumer import Incoming
-from error_decoder.domain.decode import decode_event
+from error_decoder.domain.decode import RawReadingCodec, Validated, decode_event
 from error_decoder.handlers import decode_readings
 
 AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
@@ -40,16 +40,21 @@ def raw(err: str | None, **fields: object) -> ReadingReceived:
     return ReadingReceived(event_id=uuid.uuid4(), occurred_at=AT, reading=ReadingFields(**reading))
 
 
-CODECS = {"twin": READING_RECEIVED_FAST, "model": READING_RECEIVED}
-"""The decoder reads msgspec twins, and models when a twin refused lax-mode bytes."""
+CODECS = {"decoder": RawReadingCodec(), "twin": READING_RECEIVED_FAST, "model": READING_RECEIVED}
+"""The decoder reads validated twins with their fields' bytes, and models when a twin refused
+lax-mode bytes; it decodes a plain twin too."""
 
 
 def decoded(
-    event: ReadingReceived | ReadingsReceived, codec: str = "twin"
+    event: ReadingReceived | ReadingsReceived, codec: str = "decoder"
 ) -> ReadingDecoded | ReadingsDecoded:
     """Through the decoder as it runs: bytes in, validated data, decoded, bytes out, read back
     with the contract's models."""
-    _, out = decode_event(CODECS[codec].decode(encode(event)))
+    return decoded_bytes(encode(event), codec)
+
+
+def decoded_bytes(data: bytes, codec: str = "decoder") -> ReadingDecoded | ReadingsDecoded:
+    _, out = decode_event(CODECS[codec].decode(data))
     return READING_DECODED.decode(encode_fast(out))
 
 
@@ -73,7 +78,7 @@ def test_decoded_reading_keeps_the_reading_and_points_at_it():
 
 
 def test_decoding_twice_gives_the_same_bytes():
-    event = READING_RECEIVED_FAST.decode(encode(raw("T")))
+    event = CODECS["decoder"].decode(encode(raw("T")))
     assert encode_fast(decode_event(event)[1]) == encode_fast(decode_event(event)[1])
 
 
@@ -82,7 +87,7 @@ def test_a_reading_the_twin_refuses_but_the_model_accepts_is_decoded_from_the_mo
     decodes the model it gets the same way."""
     reading = raw("TG", battery_id=42)
     data = encode(reading).replace(b'"battery_id":42', b'"battery_id":"42"')
-    event = READING_RECEIVED_FAST.decode(data)
+    event = CODECS["decoder"].decode(data)
     assert isinstance(event, ReadingReceived)
     _, out = decode_event(event)
     assert READING_DECODED.decode(encode_fast(out)) == decoded(reading)
@@ -100,11 +105,46 @@ def test_a_batch_record_decodes_to_one_record_in_the_same_order():
 
 def test_the_handler_keys_records_by_battery_and_keeps_the_correlation_id():
     reading = raw("T", battery_id=42)
-    event = READING_RECEIVED_FAST.decode(encode(reading))
+    event = CODECS["decoder"].decode(encode(reading))
     (out,) = decode_readings([Incoming(event, "raw", 0, 7, "cid-1")], "decoded")
     assert out.topic == "decoded"
     assert out.key == b"42"
     assert dict(out.headers) == {"event-type": b"reading_decoded", "correlation-id": b"cid-1"}
+
+
+def test_what_the_twin_accepts_is_written_on_as_it_came():
+    """The readings' fields are copied from the record's bytes, not written again from the
+    parsed values: what went in is what comes out, and the model reads the same."""
+    reading = raw("TG", metrics={"soc": 80.10, "v": 1e-3})
+    data = encode(reading)
+    event = CODECS["decoder"].decode(data)
+    assert isinstance(event, Validated)
+    _, out = decode_event(event)
+    assert bytes(out["reading"]) == data[data.index(b'"reading":') + 10 : -1]
+    assert decoded_bytes(data) == decoded_bytes(data, "model")
+
+
+def test_a_field_given_twice_is_written_as_the_twin_validated_it():
+    """JSON may repeat a key; the last one counts, for the validation and the bytes alike."""
+    first, second = raw("T", battery_id=41), raw("G", battery_id=42)
+    fields = encode(second)[encode(second).index(b'"reading":') : -1]
+    data = encode(first)[:-1] + b"," + fields + b"}"
+    result = decoded_bytes(data)
+    assert isinstance(result, ReadingDecoded)
+    assert result.reading == second.reading
+    assert [e.code for e in result.errors] == ["G"]
+    assert result == decoded_bytes(data, "model")
+
+
+def test_a_time_with_more_than_six_digits_of_a_second_reads_as_the_model_reads_it():
+    """Such times are written on as they came; read back, they are the model's (which
+    truncates to microseconds), not msgspec's rounding."""
+    at = AT.isoformat().replace("+00:00", "Z").encode()
+    data = encode(raw("T")).replace(at, b"2025-12-11T14:15:00.9999999Z")
+    result = decoded_bytes(data)
+    assert result.occurred_at == AT + timedelta(microseconds=999_999)
+    assert result.reading.measured_at == AT + timedelta(microseconds=999_999)
+    assert result == decoded_bytes(data, "model")
 
 
 @pytest.mark.parametrize("codec", CODECS)

@@ -165,14 +165,21 @@ def twin(model: type[BaseModel]) -> type[msgspec.Struct]:
 
 class FastEventCodec:
     """Decodes one topic's bytes into the twin of its event (or, when the twin refuses them,
-    into the model, which decides: an ``EventDecodeError`` or the lax-mode event)."""
+    into the model, which decides: an ``EventDecodeError`` or the lax-mode event).
 
-    def __init__(self, event_type: Any) -> None:
+    ``exact_times=False`` is for a reader that takes no time of day from the event it gets
+    (the decoder writes the times on as they came): the scan for times pydantic would
+    truncate is skipped, as it decides only values, never whether the bytes are accepted."""
+
+    def __init__(self, event_type: Any, *, exact_times: bool = True) -> None:
         self.model_codec: EventCodec[Any] = EventCodec(event_type)
         self._decoder = msgspec.json.Decoder(_twin_type(event_type))
+        self._exact_times = exact_times
 
     def decode(self, raw: bytes) -> Any:
-        if UPCASTERS or _MORE_THAN_MICROSECONDS in raw.translate(_DIGITS_AS_ZERO):
+        if UPCASTERS or (
+            self._exact_times and _MORE_THAN_MICROSECONDS in raw.translate(_DIGITS_AS_ZERO)
+        ):
             return self.model_codec.decode(raw)
         try:
             return self._decoder.decode(raw)

@@ -3,35 +3,90 @@
 The decoder runs once per reading at tens of thousands of readings a second, so it writes
 the decoded records' JSON data directly instead of building ``ReadingDecoded`` models and
 dumping them (which cost more than validating the raw record did): each decoded reading
-carries its validated raw reading's fields on as they are, plus the decoded codes and the
-ids derived from its own. The records are the models' wire form all the same; the consumers
-decode them with the models, and the tests do too.
+carries its raw reading's fields on, plus the decoded codes and the ids derived from its
+own. The records are the models' wire form all the same; the consumers decode them with the
+models, and the tests do too.
 
-The raw events come from the contract's fast codec: each is the msgspec twin of its model,
-or the model itself when the twin refused the bytes and the model accepted them (see
-``batteryhub_contracts.fast``). Only the attributes both have are read here.
+``RawReadingCodec`` reads the raw records. A record the msgspec twin accepts (every record
+this system's gateway writes) is validated by it in full, and its readings' fields and times
+are then written on *as they came*: their bytes, located by a second, unparsed pass over the
+record (``msgspec.Raw``), are copied into the decoded record instead of being written again
+from the parsed values (a third of the decoder's work per reading went to writing them out).
+A record only the model accepts (lax-mode JSON) is written from the model's values, so what
+goes on is always what the strict twins of the consumers downstream read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+import msgspec
+from pydantic import BaseModel
 
 from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import (
     CURRENT_VERSION,
+    RawReadingEvent,
     ReadingDecoded,
     ReadingsDecoded,
     ReadingsReceived,
 )
-from batteryhub_contracts.ids import derived_id_text, uuid_texts
+from batteryhub_contracts.fast import FastEventCodec
+from batteryhub_contracts.ids import derived_id_text, derived_id_texts, uuid_texts
 
 # The contract's own values, so the JSON written here cannot drift from the models.
 READING_DECODED_TYPE: str = ReadingDecoded.model_fields["type"].default
 READINGS_DECODED_TYPE: str = ReadingsDecoded.model_fields["type"].default
 READINGS_RECEIVED_TYPE: str = ReadingsReceived.model_fields["type"].default
 
+DECODED = "decoded"
+"""The role of a decoded reading's id, derived from its raw reading's."""
+
 JsonData = dict[str, Any]
+
+
+class _WrittenReading(msgspec.Struct, frozen=True, gc=False):
+    """A raw reading's fields that the decoder writes on, as bytes of the record."""
+
+    occurred_at: msgspec.Raw
+    reading: msgspec.Raw
+
+
+class _Written(msgspec.Struct, frozen=True, gc=False):
+    """The same for a record: a single reading's, or a batch's readings'. Its attributes
+    are named as the event's are, so either can say what to write."""
+
+    occurred_at: msgspec.Raw
+    reading: msgspec.Raw = msgspec.Raw(b"")
+    readings: tuple[_WrittenReading, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """A raw reading event the twin accepted (``event``), with where its fields sit in the
+    record's bytes (``written``)."""
+
+    event: Any
+    written: _Written
+
+
+class RawReadingCodec:
+    """The decoder's codec of the raw topic: a ``Validated`` event, or the model's event (or
+    its ``EventDecodeError``) when the twin refused the bytes."""
+
+    def __init__(self) -> None:
+        # No time of day is read from the event (they are written on as they came), so the
+        # scan for times that pydantic would truncate, which only decides values, is skipped.
+        self._events = FastEventCodec(RawReadingEvent, exact_times=False)
+        self._written = msgspec.json.Decoder(_Written)
+
+    def decode(self, raw: bytes) -> Any:
+        event = self._events.decode(raw)
+        if isinstance(event, BaseModel):
+            return event
+        return Validated(event, self._written.decode(raw))
 
 
 @lru_cache(maxsize=4096)
@@ -41,46 +96,49 @@ def decoded_errors(err: str | None) -> tuple[JsonData, ...]:
     return tuple(e.model_dump(mode="json") for e in decode_error_string(err))
 
 
-def decode_reading(raw: Any) -> JsonData:
-    """A ``ReadingReceived``'s decoded twin (a ``ReadingDecoded``), with or without errors. Its id
-    derives from the raw reading's, so decoding the same reading twice yields the same
-    event."""
-    return _decoded(raw, str(raw.event_id))
-
-
-def _decoded(raw: Any, reading_id: str) -> JsonData:
-    """``decode_reading`` given the text of the raw reading's id."""
+def _decoded(
+    event_id: str, reading_id: str, err: str | None, occurred_at: Any, reading: Any
+) -> JsonData:
+    """A ``ReadingReceived``'s decoded twin (a ``ReadingDecoded``), with or without errors. Its
+    id derives from the raw reading's (``derived_id_text(reading_id, "decoded")``), so
+    decoding the same reading twice yields the same event."""
     return {
-        "event_id": derived_id_text(reading_id, "decoded"),
-        "occurred_at": raw.occurred_at,
+        "event_id": event_id,
+        "occurred_at": occurred_at,
         "schema_version": CURRENT_VERSION,
         "type": READING_DECODED_TYPE,
         "reading_id": reading_id,
-        "reading": raw.reading,  # the validated fields as they are
-        "errors": decoded_errors(raw.reading.err),
-    }
-
-
-def decode_batch(raw: Any) -> JsonData:
-    """A ``ReadingsReceived`` record's readings, decoded in order, as one ``ReadingsDecoded``
-    record."""
-    return {
-        "event_id": derived_id_text(str(raw.event_id), "decoded"),
-        "occurred_at": raw.occurred_at,
-        "schema_version": CURRENT_VERSION,
-        "type": READINGS_DECODED_TYPE,
-        "readings": [
-            _decoded(r, reading_id)
-            for r, reading_id in zip(
-                raw.readings, uuid_texts([r.event_id for r in raw.readings]), strict=True
-            )
-        ],
+        "reading": reading,
+        "errors": decoded_errors(err),
     }
 
 
 def decode_event(raw: Any) -> tuple[int, JsonData]:
-    """A raw reading event (a ``ReadingReceived`` or ``ReadingsReceived``, model or twin)
-    decoded, with the battery it belongs to."""
-    if raw.type == READINGS_RECEIVED_TYPE:
-        return raw.readings[0].reading.battery_id, decode_batch(raw)
-    return raw.reading.battery_id, decode_reading(raw)
+    """A raw reading event from ``RawReadingCodec`` (or a model, or a twin) decoded, with the
+    battery it belongs to. A batch record's readings are decoded in order, into one
+    ``ReadingsDecoded`` record."""
+    event, written = (raw.event, raw.written) if isinstance(raw, Validated) else (raw, raw)
+    if event.type != READINGS_RECEIVED_TYPE:
+        reading_id = str(event.event_id)
+        event_id = derived_id_text(reading_id, DECODED)
+        reading = event.reading
+        data = _decoded(event_id, reading_id, reading.err, written.occurred_at, written.reading)
+        return reading.battery_id, data
+    readings = event.readings
+    reading_ids = uuid_texts([r.event_id for r in readings])
+    return readings[0].reading.battery_id, {
+        "event_id": derived_id_text(str(event.event_id), DECODED),
+        "occurred_at": written.occurred_at,
+        "schema_version": CURRENT_VERSION,
+        "type": READINGS_DECODED_TYPE,
+        "readings": [
+            _decoded(event_id, reading_id, r.reading.err, w.occurred_at, w.reading)
+            for event_id, reading_id, r, w in zip(
+                derived_id_texts(reading_ids, DECODED),
+                reading_ids,
+                readings,
+                written.readings,
+                strict=True,
+            )
+        ],
+    }

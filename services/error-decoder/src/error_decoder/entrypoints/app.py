@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from batteryhub_contracts.fast import READING_RECEIVED_FAST
 from batteryhub_contracts.topics import DEAD_LETTERS, READINGS_DECODED, READINGS_RAW
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.kafka import EventPublisher, Outgoing, RawOutgoing
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.service import consumer_app
 from error_decoder.config import Settings
+from error_decoder.domain.decode import RawReadingCodec
 from error_decoder.handlers import decode_readings
 
 
@@ -26,7 +26,7 @@ def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunne
     return ConsumerRunner(
         connection=settings.kafka,
         group_id=settings.group_id,
-        codecs={settings.topic(READINGS_RAW): READING_RECEIVED_FAST},
+        codecs={settings.topic(READINGS_RAW): RawReadingCodec()},
         handler=handle,
         publisher=publisher,
         dead_letter_topic=settings.topic(DEAD_LETTERS),

@@ -161,7 +161,9 @@ def mutated(draw: st.DrawFn, events: st.SearchStrategy[BaseModel]) -> bytes:
                     draw(st.sampled_from(ODD_VALUES))
                 )
             break
-    return json.dumps(data).encode()
+    # as this system's writers put text (UTF-8, not \u escapes, which the fast codecs leave
+    # to the models), so the twins decide most of the examples they accept
+    return json.dumps(data, ensure_ascii=False).encode()
 
 
 @settings(max_examples=600, deadline=None)
@@ -243,6 +245,17 @@ def test_more_than_six_digits_of_a_second_are_left_to_the_model():
     data = encode(reading_of({}))
     at = AT.isoformat().replace("+00:00", "Z").encode()
     data = data.replace(b'"occurred_at":"' + at, b'"occurred_at":"2026-11-27T10:00:00.9999999Z', 1)
+    event = READING_RECEIVED_FAST.decode(data)
+    assert isinstance(event, ReadingReceived)
+    assert event.occurred_at == AT + timedelta(microseconds=999_999)
+
+
+def test_a_time_spelled_with_escapes_is_left_to_the_model():
+    """``\\u002e`` is a dot the scan cannot see: the record goes to the model all the same."""
+    data = encode(reading_of({}))
+    at = AT.isoformat().replace("+00:00", "Z").encode()
+    escaped = b'"occurred_at":"2026-11-27T10:00:00\\u002e9999999Z'
+    data = data.replace(b'"occurred_at":"' + at, escaped, 1)
     event = READING_RECEIVED_FAST.decode(data)
     assert isinstance(event, ReadingReceived)
     assert event.occurred_at == AT + timedelta(microseconds=999_999)

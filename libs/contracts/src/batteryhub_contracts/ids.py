@@ -47,8 +47,8 @@ def derived_id_text(parent: str, role: str) -> str:
 
 def derived_id_texts(parents: Sequence[str], role: str) -> list[str]:
     """``derived_id_text`` of each parent, for one role: the role's part of the name is
-    hashed once, and the loop stays in one call (the decoder takes one per reading; 2.3
-    against 2.7 µs each)."""
+    hashed once, and the loop stays in one call (the decoder takes one per reading: 2.3 µs
+    an id, against 2.7 through ``derived_id_text``)."""
     prefix = _NAMESPACE_SHA1.copy()
     prefix.update(f"{role}:".encode())
     texts = []

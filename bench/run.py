@@ -656,8 +656,9 @@ SINGLE_CONNECTIONS = 256
 BATCH_CONNECTIONS = 32
 """Uploads in flight in the batch endpoint's figures. The gateway's workers share one
 listening socket and the kernel decides which accepts a connection: of 8 connections, 6:2
-splits were seen, and runs whose 2-worker figure was that of 1 worker (17,300 against
-17,000, and 19,700), i.e. 8:0 or 7:1. With 32 they split 16:16 or 17:15."""
+splits were seen, and two runs gave a 2-worker figure near that of 1 worker (17,300
+against 17,000, and 19,700), as 8:0 or 7:1 splits would (inferred, not caught). With 32
+they split 16:16 or 17:15."""
 RAW_EVENT_BYTES = 640  # a ReadingReceived event of a full 31-field reading, as JSON
 READINGS_PER_RECORD = MAX_READINGS_PER_RECORD
 SUSTAINED_BATCH = 500  # readings per request in the sustained runs

@@ -20,7 +20,6 @@ from batteryhub_contracts.events import (
 from batteryhub_contracts.ids import (
     derived_id,
     derived_id_text,
-    derived_id_texts,
     notification_id_for,
     public_id,
     reading_id_text,
@@ -60,12 +59,6 @@ def test_the_text_form_of_a_derived_id_is_the_same_id(parent, role):
     expected = uuid.uuid5(namespace, f"{role}:{parent}")
     assert derived_id_text(str(parent), role) == str(expected)
     assert derived_id(parent, role) == expected
-
-
-@given(st.lists(st.uuids(), max_size=5), st.text(max_size=40))
-def test_derived_ids_of_many_parents_are_each_ones(parents, role):
-    texts = [str(p) for p in parents]
-    assert derived_id_texts(texts, role) == [derived_id_text(t, role) for t in texts]
 
 
 @given(st.lists(st.uuids(), max_size=50))

@@ -34,7 +34,7 @@ from batteryhub_contracts.events import (
     ReadingsReceived,
 )
 from batteryhub_contracts.fast import FastEventCodec
-from batteryhub_contracts.ids import derived_id_text, derived_id_texts, uuid_texts
+from batteryhub_contracts.ids import derived_id_text, uuid_texts
 
 # The contract's own values, so the JSON written here cannot drift from the models.
 READING_DECODED_TYPE: str = ReadingDecoded.model_fields["type"].default
@@ -102,14 +102,12 @@ def decoded_errors(err: str | None) -> tuple[JsonData, ...]:
     return tuple(e.model_dump(mode="json") for e in decode_error_string(err))
 
 
-def _decoded(
-    event_id: str, reading_id: str, err: str | None, occurred_at: Any, reading: Any
-) -> JsonData:
+def _decoded(reading_id: str, err: str | None, occurred_at: Any, reading: Any) -> JsonData:
     """A ``ReadingReceived``'s decoded twin (a ``ReadingDecoded``), with or without errors. Its
-    id derives from the raw reading's (``derived_id_text(reading_id, "decoded")``), so
-    decoding the same reading twice yields the same event."""
+    id derives from the raw reading's, so decoding the same reading twice yields the same
+    event."""
     return {
-        "event_id": event_id,
+        "event_id": derived_id_text(reading_id, DECODED),
         "occurred_at": occurred_at,
         "schema_version": CURRENT_VERSION,
         "type": READING_DECODED_TYPE,
@@ -125,26 +123,19 @@ def decode_event(raw: Any) -> tuple[int, JsonData]:
     ``ReadingsDecoded`` record."""
     event, written = (raw.event, raw.written) if isinstance(raw, Validated) else (raw, raw)
     if event.type != READINGS_RECEIVED_TYPE:
-        reading_id = str(event.event_id)
-        event_id = derived_id_text(reading_id, DECODED)
         reading = event.reading
-        data = _decoded(event_id, reading_id, reading.err, written.occurred_at, written.reading)
+        data = _decoded(str(event.event_id), reading.err, written.occurred_at, written.reading)
         return reading.battery_id, data
     readings = event.readings
-    reading_ids = uuid_texts([r.event_id for r in readings])
     return readings[0].reading.battery_id, {
         "event_id": derived_id_text(str(event.event_id), DECODED),
         "occurred_at": written.occurred_at,
         "schema_version": CURRENT_VERSION,
         "type": READINGS_DECODED_TYPE,
         "readings": [
-            _decoded(event_id, reading_id, r.reading.err, w.occurred_at, w.reading)
-            for event_id, reading_id, r, w in zip(
-                derived_id_texts(reading_ids, DECODED),
-                reading_ids,
-                readings,
-                written.readings,
-                strict=True,
+            _decoded(reading_id, r.reading.err, w.occurred_at, w.reading)
+            for reading_id, r, w in zip(
+                uuid_texts([r.event_id for r in readings]), readings, written.readings, strict=True
             )
         ],
     }

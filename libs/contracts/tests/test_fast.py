@@ -33,6 +33,7 @@ from batteryhub_contracts.fast import (
     READING_DECODED_FAST,
     READING_RECEIVED_FAST,
     FastEventCodec,
+    KnownKeys,
     encode_fast,
     twin,
 )
@@ -40,11 +41,24 @@ from batteryhub_contracts.fast import (
 AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
+KNOWN_METRICS = ("soc", "v", "i")
+KNOWN: KnownKeys = frozenset({(ReadingFields, "metrics", KNOWN_METRICS)})
+KEYED_METRICS = next(
+    f.type for f in msgspec.structs.fields(twin(ReadingFields, KNOWN)) if f.name == "metrics"
+)
+
+
 def plain(value: Any) -> Any:
     """A decoded event (model or twin) as plain data, for comparing the two: datetimes with
-    their offsets, tuples as lists, the tag as a field."""
+    their offsets, tuples as lists, the tag as a field, a map of known keys as the map."""
     if isinstance(value, BaseModel):
         return {name: plain(v) for name, v in value.__dict__.items()}
+    if isinstance(value, KEYED_METRICS):
+        return {
+            name: plain(v)
+            for name in value.__struct_fields__
+            if (v := getattr(value, name)) is not None
+        }
     if isinstance(value, msgspec.Struct):
         fields = {name: plain(getattr(value, name)) for name in value.__struct_fields__}
         tag = value.__struct_config__.tag
@@ -187,6 +201,40 @@ def test_without_the_time_scan_a_record_is_still_accepted_or_refused_as_the_mode
         assert fast == model
 
 
+known_fields = st.builds(
+    lambda f, metrics: f.model_copy(update={"metrics": metrics}),
+    fields,
+    st.dictionaries(st.sampled_from(KNOWN_METRICS), metric_values, max_size=3),
+)
+known_single = st.builds(
+    ReadingReceived, event_id=st.uuids(), occurred_at=moments, reading=known_fields
+)
+known_batch = st.builds(
+    ReadingsReceived,
+    event_id=st.uuids(),
+    occurred_at=moments,
+    readings=st.lists(st.one_of(known_single, single), min_size=1, max_size=3).map(tuple),
+)
+READING_RECEIVED_KNOWN_METRICS = FastEventCodec(RawReadingEvent, known=KNOWN)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(mutated(known_single), mutated(known_batch), mutated(single)))
+def test_with_known_metric_keys_a_record_is_still_decided_as_the_model_decides(raw):
+    """Metrics of the known keys only are validated as a struct of them (the decoder's
+    codec), any other key by the plain twin's map: the verdict and the values are the
+    model's either way."""
+    assert outcome(READING_RECEIVED_KNOWN_METRICS, raw) == outcome(READING_RECEIVED, raw)
+
+
+def test_known_metric_keys_go_through_the_struct_and_other_keys_through_the_map():
+    known = READING_RECEIVED_KNOWN_METRICS.decode(encode(reading_of({"v": 13.2, "soc": 80})))
+    assert isinstance(known.reading.metrics, KEYED_METRICS)
+    assert plain(known.reading.metrics) == plain({"v": 13.2, "soc": 80})
+    other = READING_RECEIVED_KNOWN_METRICS.decode(encode(reading_of({"soc": 80, "x": 1.5})))
+    assert other.reading.metrics == {"soc": 80, "x": 1.5}
+
+
 def decoded_twin(event: ReadingReceived) -> ReadingDecoded:
     return ReadingDecoded(
         event_id=uuid.uuid4(),
@@ -283,3 +331,6 @@ def test_a_model_the_derivation_cannot_mirror_is_refused():
     for model in (Checked, Open, Patterned, Factory):
         with pytest.raises(TypeError):
             twin(model)
+    # only a plain dict[str, X] can become a struct of known keys
+    with pytest.raises(TypeError):
+        twin(ReadingFields, frozenset({(ReadingFields, "battery_name", ("a",))}))

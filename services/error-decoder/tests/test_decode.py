@@ -19,6 +19,7 @@ from batteryhub_contracts.events import (
 )
 from batteryhub_contracts.fast import READING_DECODED_FAST, READING_RECEIVED_FAST, encode_fast
 from batteryhub_contracts.ids import derived_id
+from batteryhub_contracts.payload import METRIC_FIELDS
 from batteryhub_platform.consumer import Incoming
 from error_decoder.domain.decode import RawReadingCodec, Validated, decode_event
 from error_decoder.handlers import decode_readings
@@ -178,6 +179,20 @@ def test_a_record_the_second_pass_refuses_is_decided_by_the_model(
     assert decoded_bytes(encode(reading), "model") == decoded(reading)
 
 
+@pytest.mark.parametrize(
+    "metrics", [{"soc": 80.5, "v": 13.2}, {"v": 13.2, "soc": 80.5}, {"soc": 80.5, "vv": 1}]
+)
+def test_metrics_are_written_on_whichever_keys_they_have(metrics):
+    """The gateway's keys validate as a struct of them (fastest in the payload table's
+    order), any other key as a map; either way the metrics come out as they went in."""
+    data = encode(raw("T", metrics=metrics))
+    result = decoded_bytes(data)
+    assert isinstance(result, ReadingDecoded)
+    assert result.reading.metrics == metrics
+    assert list(result.reading.metrics) == list(metrics)
+    assert result == decoded_bytes(data, "model")
+
+
 @pytest.mark.parametrize("codec", CODECS)
 def test_integers_beyond_64_bits_stay_exact(codec):
     big = 10**30
@@ -201,7 +216,8 @@ readings = st.builds(
     device_time=st.one_of(st.none(), moments),
     clock_skewed=st.booleans(),
     metrics=st.dictionaries(
-        st.text(min_size=1, max_size=4),
+        # the gateway's metric keys (validated as a struct of them) or any others (as a map)
+        st.one_of(st.sampled_from(sorted(METRIC_FIELDS)), st.text(min_size=1, max_size=4)),
         st.one_of(
             st.floats(allow_nan=False, allow_infinity=False),
             st.integers(min_value=-(2**53), max_value=2**53),

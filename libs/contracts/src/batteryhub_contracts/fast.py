@@ -51,6 +51,10 @@ _SCALARS = (int, float, str, bool, uuid.UUID, type(None))
 _AWARE = Annotated[datetime, msgspec.Meta(tz=True)]
 _TAG = "type"
 
+KnownKeys = frozenset[tuple[type[BaseModel], str, tuple[str, ...]]]
+"""Maps whose keys are known in advance: (model, ``dict[str, X]`` field, its usual keys in
+the order they usually come, which msgspec matches fastest)."""
+
 _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= c <= 0x39 else c for c in range(256))
 _MORE_THAN_MICROSECONDS = b"0:00.0000000"
 """A time of day with more than six digits of fraction (digits read as 0): pydantic
@@ -90,26 +94,26 @@ def _union(members: Iterable[Any]) -> Any:
     return functools.reduce(operator.or_, members)
 
 
-def _twin_type(annotation: Any) -> Any:
+def _twin_type(annotation: Any, known: KnownKeys = frozenset()) -> Any:
     """The msgspec type that accepts a subset of what ``annotation`` accepts, with the same
-    values."""
+    values (but for the maps in ``known``, see ``twin``)."""
     if annotation is AwareDatetime:
         return _AWARE
     if annotation in _SCALARS:
         return annotation
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return twin(annotation)
+        return twin(annotation, known)
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Literal and all(type(a) in (str, int) for a in args):
         return annotation
     if origin in (Union, types.UnionType):
-        return _union(_twin_type(a) for a in args)
+        return _union(_twin_type(a, known) for a in args)
     # Generic types built at run time from the twins' types: types.GenericAlias is what
     # ``dict[str, X]`` evaluates to, written out because X is a value here.
     if origin is dict and args[0] is str:
-        return types.GenericAlias(dict, (str, _twin_type(args[1])))
+        return types.GenericAlias(dict, (str, _twin_type(args[1], known)))
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return types.GenericAlias(tuple, (_twin_type(args[0]), Ellipsis))
+        return types.GenericAlias(tuple, (_twin_type(args[0], known), Ellipsis))
     if origin is Annotated:
         inner, *metadata = args
         bounds: list[Any] = []
@@ -120,15 +124,41 @@ def _twin_type(annotation: Any) -> Any:
                     raise TypeError(f"no msgspec twin for {item!r}")
             else:
                 bounds.append(item)
-        return _constrained(_twin_type(inner), _meta(bounds))
+        return _constrained(_twin_type(inner, known), _meta(bounds))
     raise TypeError(f"no msgspec twin for the type {annotation!r}")
 
 
+def _keyed_map(model: type[BaseModel], name: str, keys: tuple[str, ...], known: KnownKeys) -> Any:
+    """``model.name``, a ``dict[str, X]``, as a struct of ``keys`` (each optional, of X's
+    twin type) that refuses any other key: it accepts a subset of what the dict accepts. A
+    struct matches its keys without building a string and a dict entry for each: the
+    bench's 26 metrics validate in about half the time (~1.7 against ~3.4 µs a reading).
+    msgspec expects a struct's keys in their declared order; in another order it matches
+    them slower (reversed, ~1.3 µs a reading more than the map)."""
+    info = model.model_fields[name]
+    origin, args = get_origin(info.annotation), get_args(info.annotation)
+    if origin is not dict or args[0] is not str or info.metadata:
+        raise TypeError(f"{model.__name__}.{name} is not a plain dict[str, X]")
+    value = _twin_type(args[1], known)
+    return msgspec.defstruct(
+        f"{model.__name__}_{name}",
+        [(key, value, None) for key in keys],
+        kw_only=True,
+        forbid_unknown_fields=True,
+        module=__name__,
+    )
+
+
 @functools.cache
-def twin(model: type[BaseModel]) -> type[msgspec.Struct]:
+def twin(model: type[BaseModel], known: KnownKeys = frozenset()) -> type[msgspec.Struct]:
     """The msgspec struct with ``model``'s fields. A model whose ``type`` is a one-value
     literal becomes a struct tagged by it (and keeps ``type`` as a class attribute, so the
-    twin reads like the model)."""
+    twin reads like the model).
+
+    A map named in ``known`` becomes a struct of its known keys (``_keyed_map``): such a
+    twin accepts fewer records than the plain one, and its value there is not a dict, so it
+    is only for a reader that never reads that map (see ``FastEventCodec``)."""
+    keyed = {(owner, field): keys for owner, field, keys in known}
     decorators = model.__pydantic_decorators__
     if any(
         getattr(decorators, kind)
@@ -147,7 +177,11 @@ def twin(model: type[BaseModel]) -> type[msgspec.Struct]:
         if name == _TAG and len(literal) == 1 and info.default == literal[0]:
             tag = literal[0]
             continue
-        field_type = _constrained(_twin_type(info.annotation), _meta(info.metadata))
+        keys = keyed.get((model, name))
+        if keys is not None:
+            field_type = _keyed_map(model, name, keys, known)
+        else:
+            field_type = _constrained(_twin_type(info.annotation, known), _meta(info.metadata))
         if info.default_factory is not None:
             raise TypeError(f"{model.__name__}.{name} has a default factory")
         if info.is_required():
@@ -173,11 +207,20 @@ class FastEventCodec:
 
     ``exact_times=False`` is for a reader that takes no time of day from the event it gets
     (the decoder writes the times on as they came): the scan for times pydantic would
-    truncate is skipped, as it decides only values, never whether the bytes are accepted."""
+    truncate is skipped, as it decides only values, never whether the bytes are accepted.
 
-    def __init__(self, event_type: Any, *, exact_times: bool = True) -> None:
+    ``known`` is for a reader that never reads the maps it names (the decoder writes the
+    readings' metrics on as they came): a record whose maps hold only the known keys is
+    decoded with those maps as structs (``twin``), any other by the plain twin, so the
+    verdict is the model's all the same."""
+
+    def __init__(
+        self, event_type: Any, *, exact_times: bool = True, known: KnownKeys = frozenset()
+    ) -> None:
         self.model_codec: EventCodec[Any] = EventCodec(event_type)
-        self._decoder = msgspec.json.Decoder(_twin_type(event_type))
+        twins = [_twin_type(event_type, known)] if known else []
+        twins.append(_twin_type(event_type))
+        self._decoders = tuple(msgspec.json.Decoder(t) for t in twins)
         self._exact_times = exact_times
 
     def decode(self, raw: bytes) -> Any:
@@ -186,10 +229,12 @@ class FastEventCodec:
             and (_MORE_THAN_MICROSECONDS in raw.translate(_DIGITS_AS_ZERO) or _ESCAPE in raw)
         ):
             return self.model_codec.decode(raw)
-        try:
-            return self._decoder.decode(raw)
-        except (msgspec.MsgspecError, ValueError):  # invalid UTF-8 is a UnicodeDecodeError
-            return self.model_codec.decode(raw)
+        for decoder in self._decoders:
+            try:
+                return decoder.decode(raw)
+            except (msgspec.MsgspecError, ValueError):  # invalid UTF-8: UnicodeDecodeError
+                continue
+        return self.model_codec.decode(raw)
 
 
 M = TypeVar("M", bound=BaseModel)

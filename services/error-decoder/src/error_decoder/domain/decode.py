@@ -30,11 +30,13 @@ from batteryhub_contracts.events import (
     CURRENT_VERSION,
     RawReadingEvent,
     ReadingDecoded,
+    ReadingFields,
     ReadingsDecoded,
     ReadingsReceived,
 )
-from batteryhub_contracts.fast import FastEventCodec
+from batteryhub_contracts.fast import FastEventCodec, KnownKeys
 from batteryhub_contracts.ids import derived_id_text, uuid_texts
+from batteryhub_contracts.payload import METRIC_FIELDS
 
 # The contract's own values, so the JSON written here cannot drift from the models.
 READING_DECODED_TYPE: str = ReadingDecoded.model_fields["type"].default
@@ -45,6 +47,10 @@ DECODED = "decoded"
 """The role of a decoded reading's id, derived from its raw reading's."""
 
 JsonData = dict[str, Any]
+
+GATEWAY_METRICS: KnownKeys = frozenset({(ReadingFields, "metrics", tuple(METRIC_FIELDS))})
+"""The metric keys the gateway writes (a payload's other keys are counted, not kept), in
+the order of the payload's table."""
 
 
 class _WrittenReading(msgspec.Struct, frozen=True, gc=False):
@@ -79,7 +85,9 @@ class RawReadingCodec:
     def __init__(self) -> None:
         # No time of day is read from the event (they are written on as they came), so the
         # scan for times that pydantic would truncate, which only decides values, is skipped.
-        self._events = FastEventCodec(RawReadingEvent, exact_times=False)
+        # Nor are the metrics read: the gateway writes only the payload's known metrics, and
+        # they validate as a struct of those keys first (any other key: as a plain map).
+        self._events = FastEventCodec(RawReadingEvent, exact_times=False, known=GATEWAY_METRICS)
         self._written = msgspec.json.Decoder(_Written)
 
     def decode(self, raw: bytes) -> Any:

@@ -11,11 +11,13 @@ from typing import Any
 
 from batteryhub_contracts.events import BatteryRecord, ReadingSource
 from batteryhub_contracts.payload import (
+    FastReading,
     PayloadError,
-    decode_json,
+    decode_batch,
     decode_json_object,
     is_relay,
     parse_battery_id,
+    parse_fast_reading,
     parse_reading,
     unwrap_relay,
 )
@@ -220,7 +222,7 @@ class Gateway:
         """Many direct-format readings in one request, each judged on its own. Answers only
         once every accepted reading is acknowledged by Kafka (or raises BrokerUnavailable,
         and then none of them counts as stored)."""
-        items = decode_json(body)
+        items = decode_batch(body)
         if not isinstance(items, list):
             raise PayloadError("a batch must be a JSON array of readings")
         if not items:
@@ -234,9 +236,12 @@ class Gateway:
         readings: dict[str, AcceptedReading] = {}
         for index, item in enumerate(items):
             try:
-                if not isinstance(item, dict):
+                if isinstance(item, FastReading):
+                    parsed = parse_fast_reading(item, received_at)
+                elif isinstance(item, dict):
+                    parsed = parse_reading(item, received_at)
+                else:
                     raise PayloadError("each reading must be a JSON object")
-                parsed = parse_reading(item, received_at)
                 assert parsed.battery_id is not None  # require_id=True guarantees it
                 battery = self._battery_for(principal, parsed.battery_id)
             except (PayloadError, Forbidden, RegistryError) as exc:

@@ -145,6 +145,7 @@ def _keyed_map(model: type[BaseModel], name: str, keys: tuple[str, ...], known: 
         [(key, value, None) for key in keys],
         kw_only=True,
         forbid_unknown_fields=True,
+        omit_defaults=True,  # written out, it holds the keys it was given, as the map did
         module=__name__,
     )
 

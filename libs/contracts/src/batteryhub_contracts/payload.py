@@ -7,8 +7,9 @@ facts are strict (battery id, ``err`` length).
 
 A batch upload's items usually hold known keys only, with numbers in range: ``decode_batch``
 validates such an array in C as ``FastReading`` structs, and ``parse_fast_reading`` gives
-each the ``ParsedReading`` that ``parse_reading`` gives its dict (a differential property
-test holds the two paths to that); any other array goes the general way.
+each the ``ParsedReading`` that ``parse_reading`` gives its dict, its metrics in the wire
+table's order (a differential property test holds the two paths to that); any other array
+goes the general way.
 """
 
 from __future__ import annotations
@@ -401,7 +402,8 @@ def _typed_number(spec: FieldSpec) -> Any:
 _TEXT_KEYS = ("err", "d", "tm", "gd", "gt")
 FastReading = msgspec.defstruct(
     "FastReading",
-    [("id", int | str | None, None)]
+    # orjson reads an integer below -2**63 as a float: such ids go the general way
+    [("id", Annotated[int, msgspec.Meta(ge=-(2**63))] | str | None, None)]
     + [(key, _typed_number(spec) | str | None, None) for key, spec in METRIC_FIELDS.items()]
     + [(key, str | None, None) for key in _TEXT_KEYS],
     kw_only=True,
@@ -417,14 +419,21 @@ _METRIC_KEYS = tuple(METRIC_FIELDS)
 _FIRST_METRIC = 1  # FastReading's fields: id, the metrics, then _TEXT_KEYS
 
 
-def decode_batch(raw: bytes) -> Any:
+def decode_batch(raw: bytes, max_items: int) -> Any:
     """A batch upload's JSON, as ``decode_json`` decodes it; but an array whose items are all
     ``FastReading``s comes back as those, so that ``parse_fast_reading`` reads each without
     going through a dict per reading and a Python check per field. The shortcut is taken
     only where both paths decode alike: no ``\\u`` escape (the NUL check and lone
     surrogates), no run of 20 digits (``decode_json``'s integer limit), no NUL byte;
-    anything msgspec refuses is decided by ``decode_json``."""
-    if b"\\u" not in raw and b"\x00" not in raw and not _has_long_digit_run(raw):
+    anything msgspec refuses is decided by ``decode_json``. Nor is it taken for a body with
+    more objects than ``max_items`` (a struct costs ~4 times a small dict, and such a batch
+    is refused anyway)."""
+    if (
+        b"\\u" not in raw
+        and b"\x00" not in raw
+        and raw.count(b"{") <= max_items
+        and not _has_long_digit_run(raw)
+    ):
         try:
             return _FAST_BATCH.decode(raw)
         except (msgspec.MsgspecError, ValueError):  # invalid UTF-8: UnicodeDecodeError
@@ -433,7 +442,8 @@ def decode_batch(raw: bytes) -> Any:
 
 
 def parse_fast_reading(item: Any, received_at: datetime) -> ParsedReading:
-    """``parse_reading`` of the reading a ``FastReading`` holds: the same result."""
+    """``parse_reading`` of the reading a ``FastReading`` holds: the same result, but for
+    the order of ``metrics`` and ``skipped``, which is the wire table's, not the payload's."""
     values = msgspec.structs.astuple(item)
     battery_id = parse_battery_id(values[0])
     metrics: dict[str, float | int] = {}

@@ -222,7 +222,7 @@ class Gateway:
         """Many direct-format readings in one request, each judged on its own. Answers only
         once every accepted reading is acknowledged by Kafka (or raises BrokerUnavailable,
         and then none of them counts as stored)."""
-        items = decode_batch(body)
+        items = decode_batch(body, MAX_BATCH)
         if not isinstance(items, list):
             raise PayloadError("a batch must be a JSON array of readings")
         if not items:

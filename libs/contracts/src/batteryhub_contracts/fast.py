@@ -65,6 +65,10 @@ _ESCAPE = b"\\u"
 """A ``\\uXXXX`` escape can spell a time's digits, colon or dot past that scan
 (``00:00\\u002e9999999Z``), so a record with one is left to the model too. This system's
 writers escape only control characters; such records are rare."""
+_BACKSLASH = b"\\"
+"""Looked for before ``_ESCAPE``: a one-byte search runs at memory speed (``memchr``), a
+two-byte one ~60 times slower (~0.9 µs on a decoded reading's ~730 bytes), and most
+records hold no backslash at all."""
 
 
 def _meta(metadata: list[Any]) -> dict[str, Any]:
@@ -227,7 +231,10 @@ class FastEventCodec:
     def decode(self, raw: bytes) -> Any:
         if UPCASTERS or (
             self._exact_times
-            and (_MORE_THAN_MICROSECONDS in raw.translate(_DIGITS_AS_ZERO) or _ESCAPE in raw)
+            and (
+                _MORE_THAN_MICROSECONDS in raw.translate(_DIGITS_AS_ZERO)
+                or (_BACKSLASH in raw and _ESCAPE in raw)
+            )
         ):
             return self.model_codec.decode(raw)
         for decoder in self._decoders:

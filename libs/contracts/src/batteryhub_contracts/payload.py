@@ -429,7 +429,8 @@ def decode_batch(raw: bytes, max_items: int) -> Any:
     more objects than ``max_items`` (a struct costs ~4 times a small dict, and such a batch
     is refused anyway)."""
     if (
-        b"\\u" not in raw
+        # the one-byte search first: memchr, where the two-byte one costs ~0.5 µs a reading
+        (b"\\" not in raw or b"\\u" not in raw)
         and b"\x00" not in raw
         and raw.count(b"{") <= max_items
         and not _has_long_digit_run(raw)

@@ -30,7 +30,9 @@ from batteryhub_contracts.events import (
 from batteryhub_contracts.fast import (
     _DIGITS_AS_ZERO,
     _MORE_THAN_MICROSECONDS,
+    GATEWAY_METRICS,
     READING_DECODED_FAST,
+    READING_DECODED_KEYED,
     READING_RECEIVED_FAST,
     FastEventCodec,
     KnownKeys,
@@ -46,6 +48,11 @@ KNOWN: KnownKeys = frozenset({(ReadingFields, "metrics", KNOWN_METRICS)})
 KEYED_METRICS = next(
     f.type for f in msgspec.structs.fields(twin(ReadingFields, KNOWN)) if f.name == "metrics"
 )
+GATEWAY_KEYED_METRICS = next(
+    f.type
+    for f in msgspec.structs.fields(twin(ReadingFields, GATEWAY_METRICS))
+    if f.name == "metrics"
+)
 
 
 def plain(value: Any) -> Any:
@@ -53,7 +60,7 @@ def plain(value: Any) -> Any:
     their offsets, tuples as lists, the tag as a field, a map of known keys as the map."""
     if isinstance(value, BaseModel):
         return {name: plain(v) for name, v in value.__dict__.items()}
-    if isinstance(value, KEYED_METRICS):
+    if isinstance(value, KEYED_METRICS | GATEWAY_KEYED_METRICS):
         return {
             name: plain(v)
             for name in value.__struct_fields__
@@ -264,6 +271,30 @@ decoded_batch = st.builds(
 @given(st.one_of(mutated(decoded_single), mutated(decoded_batch)))
 def test_a_decoded_reading_record_is_decided_as_the_model_decides(raw):
     assert outcome(READING_DECODED_FAST, raw) == outcome(READING_DECODED, raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        mutated(st.builds(decoded_twin, known_single)),
+        mutated(decoded_single),
+        mutated(decoded_batch),
+    )
+)
+def test_the_consumers_codec_decides_a_decoded_record_as_the_model_decides(raw):
+    """The notifier's and the projector's codec: the gateway's metrics as a struct of their
+    keys (``known_single`` draws some of them), any other as the map."""
+    assert outcome(READING_DECODED_KEYED, raw) == outcome(READING_DECODED, raw)
+
+
+def test_the_consumers_codec_takes_the_gateway_metrics_as_a_struct():
+    reading = decoded_twin(reading_of({"soc": 55.5, "nc": 3, "ts": 0}))
+    keyed = READING_DECODED_KEYED.decode(encode(reading))
+    assert isinstance(keyed.reading.metrics, GATEWAY_KEYED_METRICS)
+    assert (keyed.reading.metrics.soc, keyed.reading.metrics.v) == (55.5, None)
+    assert READING_DECODED.decode(encode_fast(keyed)) == reading
+    other = decoded_twin(reading_of({"soc": 55.5, "x": 1}))
+    assert READING_DECODED_KEYED.decode(encode(other)).reading.metrics == {"soc": 55.5, "x": 1}
 
 
 def reading_of(metrics: dict[str, float | int], err: str | None = None) -> ReadingReceived:

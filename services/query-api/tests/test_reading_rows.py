@@ -6,7 +6,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from batteryhub_contracts.error_codes import decode_error_string
-from batteryhub_contracts.events import ReadingDecoded, ReadingFields
+from batteryhub_contracts.events import (
+    ReadingDecoded,
+    ReadingFields,
+    ReadingsDecoded,
+    each_reading,
+    encode,
+)
+from batteryhub_contracts.fast import READING_DECODED_KEYED
 from batteryhub_contracts.ids import reading_public_id
 from query_api.adapters.projection import READING_COLUMNS, reading_rows
 
@@ -42,7 +49,7 @@ def test_every_value_is_in_its_column():
         by_column = dict(zip(READING_COLUMNS, row, strict=True))
         r = event.reading
         assert by_column == {
-            "reading_id": event.reading_id,
+            "reading_id": str(event.reading_id),
             "public_id": reading_public_id(event.reading_id),
             "battery_id": 7,
             "hub_id": 3,
@@ -69,3 +76,25 @@ def test_every_value_is_in_its_column():
             for e in event.errors
         ]
     assert json.loads(reading_rows(events)[1][READING_COLUMNS.index("decoded_errors")]) == []
+
+
+def test_the_consumers_codec_gives_the_same_rows_as_the_model():
+    """The projector's codec decodes a record of the gateway's metrics into structs of their
+    keys, one with any other key into maps: the rows are the model's either way."""
+    known = [reading("TG"), reading("")]
+    other = reading("").model_copy(
+        update={"reading": known[1].reading.model_copy(update={"metrics": {"x": 1, "soc": 2}})}
+    )
+    for readings, keyed in ((known, True), ([*known, other], False)):
+        record = ReadingsDecoded(event_id=uuid.uuid4(), occurred_at=AT, readings=tuple(readings))
+        decoded = each_reading(READING_DECODED_KEYED.decode(encode(record)))
+        assert all((type(r.reading.metrics) is not dict) is keyed for r in decoded)
+        assert [*map(normal, reading_rows(decoded))] == [*map(normal, reading_rows(readings))]
+
+
+def normal(row: tuple[object, ...]) -> tuple[object, ...]:
+    """A row with its JSON columns parsed (the two writers may space them differently)."""
+    return tuple(
+        json.loads(v) if c in ("metrics", "decoded_errors") else v
+        for c, v in zip(READING_COLUMNS, row, strict=True)
+    )

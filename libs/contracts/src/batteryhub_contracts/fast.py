@@ -37,7 +37,9 @@ from batteryhub_contracts.events import (
     DecodedReadingEvent,
     EventCodec,
     RawReadingEvent,
+    ReadingFields,
 )
+from batteryhub_contracts.payload import METRIC_FIELDS
 
 _BOUNDS: dict[type, str] = {
     annotated_types.Gt: "gt",
@@ -54,6 +56,10 @@ _TAG = "type"
 KnownKeys = frozenset[tuple[type[BaseModel], str, tuple[str, ...]]]
 """Maps whose keys are known in advance: (model, ``dict[str, X]`` field, its usual keys in
 the order they usually come, which msgspec matches fastest)."""
+
+GATEWAY_METRICS: KnownKeys = frozenset({(ReadingFields, "metrics", tuple(METRIC_FIELDS))})
+"""The metric keys the gateway writes (a payload's other keys are counted, not kept), in
+the order of the payload's table."""
 
 _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= c <= 0x39 else c for c in range(256))
 _MORE_THAN_MICROSECONDS = b"0:00.0000000"
@@ -275,3 +281,8 @@ def encode_fast(data: Any) -> bytes:
 
 READING_RECEIVED_FAST = FastEventCodec(RawReadingEvent)
 READING_DECODED_FAST = FastEventCodec(DecodedReadingEvent)
+READING_DECODED_KEYED = FastEventCodec(DecodedReadingEvent, known=GATEWAY_METRICS)
+"""The decoded topic's codec for its consumers (the notifier and the projector): a reading
+whose metrics hold only the gateway's keys has them as a struct of those keys (about 2 µs a
+reading less than the map), with None for a key it lacks (a metric's value never is None);
+any other reading has the map."""

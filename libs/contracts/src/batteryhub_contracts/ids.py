@@ -84,7 +84,7 @@ def reading_public_id(reading_id: uuid.UUID | str) -> int:
     return _public_id(f"reading:{reading_id}")
 
 
-def reading_public_ids(reading_ids: Sequence[uuid.UUID]) -> list[int]:
-    """``reading_public_id`` of each, their texts taken in one call (``uuid_texts``): the
-    projector takes one per reading it stores."""
-    return [_public_id(f"reading:{text}") for text in uuid_texts(reading_ids)]
+def reading_public_id_texts(reading_ids: Sequence[uuid.UUID]) -> list[tuple[str, int]]:
+    """Each id's text and its ``reading_public_id``, the texts taken in one call
+    (``uuid_texts``): the projector takes both for each reading it stores."""
+    return [(text, _public_id(f"reading:{text}")) for text in uuid_texts(reading_ids)]

@@ -30,13 +30,11 @@ from batteryhub_contracts.events import (
     CURRENT_VERSION,
     RawReadingEvent,
     ReadingDecoded,
-    ReadingFields,
     ReadingsDecoded,
     ReadingsReceived,
 )
-from batteryhub_contracts.fast import FastEventCodec, KnownKeys
+from batteryhub_contracts.fast import GATEWAY_METRICS, FastEventCodec
 from batteryhub_contracts.ids import derived_id_text, uuid_texts
-from batteryhub_contracts.payload import METRIC_FIELDS
 
 # The contract's own values, so the JSON written here cannot drift from the models.
 READING_DECODED_TYPE: str = ReadingDecoded.model_fields["type"].default
@@ -47,10 +45,6 @@ DECODED = "decoded"
 """The role of a decoded reading's id, derived from its raw reading's."""
 
 JsonData = dict[str, Any]
-
-GATEWAY_METRICS: KnownKeys = frozenset({(ReadingFields, "metrics", tuple(METRIC_FIELDS))})
-"""The metric keys the gateway writes (a payload's other keys are counted, not kept), in
-the order of the payload's table."""
 
 
 class _WrittenReading(msgspec.Struct, frozen=True, gc=False):

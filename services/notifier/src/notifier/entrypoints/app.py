@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from batteryhub_contracts.events import NOTIFICATION_EVENT
-from batteryhub_contracts.fast import READING_DECODED_FAST
+from batteryhub_contracts.fast import READING_DECODED_KEYED
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.db import make_engine
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connection=settings.kafka,
         group_id=settings.group_id,
         codecs={
-            settings.topic(READINGS_DECODED): READING_DECODED_FAST,
+            settings.topic(READINGS_DECODED): READING_DECODED_KEYED,
             notifications_topic: NOTIFICATION_EVENT,
         },
         handler=handle,

@@ -6,6 +6,7 @@ changes nothing; a batch is one transaction, committed before its offsets are.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
@@ -21,7 +22,8 @@ from batteryhub_contracts.events import (
     ReadingDecoded,
     encode_data,
 )
-from batteryhub_contracts.ids import reading_public_ids
+from batteryhub_contracts.fast import encode_fast
+from batteryhub_contracts.ids import reading_public_id_texts
 from query_api.adapters.tables import batteries, notifications
 
 RegistryEvent = AnyRegistryEvent
@@ -42,16 +44,17 @@ def _first_of_each(events: Sequence[E], key: Callable[[E], Hashable]) -> list[E]
 def reading_rows(events: Sequence[ReadingDecoded]) -> list[tuple[Any, ...]]:
     """The readings' rows, their values in ``READING_COLUMNS``' order and their JSON columns as
     text: the projector builds one per reading it stores, straight into what ``COPY``
-    takes."""
+    takes. The reading id goes as its text, which asyncpg writes in C (a ``UUID`` goes
+    through its Python ``bytes`` property)."""
     rows = []
-    for event, public_id in zip(
-        events, reading_public_ids([e.reading_id for e in events]), strict=True
+    for event, (reading_id, public_id) in zip(
+        events, reading_public_id_texts([e.reading_id for e in events]), strict=True
     ):
         r = event.reading
-        m = r.metrics
+        metric_columns, metrics_json = _metrics(r.metrics)
         rows.append(
             (
-                event.reading_id,
+                reading_id,
                 public_id,
                 r.battery_id,
                 r.hub_id,
@@ -63,18 +66,26 @@ def reading_rows(events: Sequence[ReadingDecoded]) -> list[tuple[Any, ...]]:
                 r.err,
                 bool(event.errors),
                 _decoded_errors_json(event.errors),
-                m.get("soc"),
-                m.get("v"),
-                m.get("i"),
-                m.get("t"),
-                m.get("p"),
-                m.get("lat"),
-                m.get("lon"),
-                # orjson (through encode_data) writes JSON at a seventh of json.dumps' cost
-                encode_data(m).decode(),
+                *metric_columns,
+                metrics_json,
             )
         )
     return rows
+
+
+_COLUMN_METRICS = ("soc", "v", "i", "t", "p", "lat", "lon")
+"""The metrics that have columns of their own, in ``READING_COLUMNS``' order."""
+_COLUMN_METRICS_OF_STRUCT = operator.attrgetter(*_COLUMN_METRICS)
+
+
+def _metrics(metrics: Any) -> tuple[tuple[Any, ...], str]:
+    """The metrics' column values (None where absent) and their JSON: from the map, or from
+    the struct of the gateway's keys that ``READING_DECODED_KEYED`` decodes them into (its
+    absent keys are None, and are not written)."""
+    if type(metrics) is dict:
+        # orjson (through encode_data) writes JSON at a seventh of json.dumps' cost
+        return tuple(map(metrics.get, _COLUMN_METRICS)), encode_data(metrics).decode()
+    return _COLUMN_METRICS_OF_STRUCT(metrics), encode_fast(metrics).decode()
 
 
 def _decoded_errors_json(errors: Sequence[Any]) -> str:

@@ -21,7 +21,13 @@ from batteryhub_contracts.fast import READING_DECODED_FAST, READING_RECEIVED_FAS
 from batteryhub_contracts.ids import derived_id
 from batteryhub_contracts.payload import METRIC_FIELDS
 from batteryhub_platform.consumer import Incoming
-from error_decoder.domain.decode import RawReadingCodec, Validated, decode_event
+from error_decoder.domain.decode import (
+    RawReadingCodec,
+    ReadingDecodedJson,
+    ReadingsDecodedJson,
+    Validated,
+    decode_event,
+)
 from error_decoder.handlers import decode_readings
 
 AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
@@ -79,6 +85,14 @@ def test_decoded_reading_keeps_the_reading_and_points_at_it():
     assert result.event_id == derived_id(reading.event_id, "decoded")
 
 
+def test_the_written_records_have_the_models_fields_in_their_order():
+    for written, model in (
+        (ReadingDecodedJson, ReadingDecoded),
+        (ReadingsDecodedJson, ReadingsDecoded),
+    ):
+        assert written.__struct_fields__ == tuple(model.model_fields)
+
+
 def test_decoding_twice_gives_the_same_bytes():
     event = CODECS["decoder"].decode(encode(raw("T")))
     assert encode_fast(decode_event(event)[1]) == encode_fast(decode_event(event)[1])
@@ -132,7 +146,7 @@ def test_what_the_twin_accepts_is_written_on_as_it_came():
     event = CODECS["decoder"].decode(data)
     assert isinstance(event, Validated)
     _, out = decode_event(event)
-    assert bytes(out["reading"]) == odd
+    assert bytes(out.reading) == odd
     assert decoded_bytes(data) == decoded_bytes(data, "model")
 
 

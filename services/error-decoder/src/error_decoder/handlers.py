@@ -20,7 +20,7 @@ def decode_readings(batch: list[Incoming[Any]], decoded_topic: str) -> list[RawO
             encoded_event(
                 decoded_topic,
                 battery_key(battery_id),
-                decoded["type"],
+                decoded.type,
                 encode_fast(decoded),
                 item.correlation_id,
             )

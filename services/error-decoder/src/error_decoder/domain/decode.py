@@ -104,22 +104,48 @@ def decoded_errors(err: str | None) -> tuple[JsonData, ...]:
     return tuple(e.model_dump(mode="json") for e in decode_error_string(err))
 
 
-def _decoded(reading_id: str, err: str | None, occurred_at: Any, reading: Any) -> JsonData:
+class ReadingDecodedJson(msgspec.Struct, frozen=True, gc=False):
+    """A ``ReadingDecoded`` as the decoder writes it: the model's fields, in its order (a test
+    holds them to it), holding JSON data or the raw record's bytes. Written by msgspec
+    from a struct, it costs ~0.4 µs a reading less than from a dict of the same keys."""
+
+    event_id: str
+    occurred_at: Any
+    schema_version: int
+    type: str
+    reading_id: str
+    reading: Any
+    errors: tuple[JsonData, ...]
+
+
+class ReadingsDecodedJson(msgspec.Struct, frozen=True, gc=False):
+    """A ``ReadingsDecoded`` as the decoder writes it, as ``ReadingDecodedJson``."""
+
+    event_id: str
+    occurred_at: Any
+    schema_version: int
+    type: str
+    readings: list[ReadingDecodedJson]
+
+
+def _decoded(
+    reading_id: str, err: str | None, occurred_at: Any, reading: Any
+) -> ReadingDecodedJson:
     """A ``ReadingReceived``'s decoded twin (a ``ReadingDecoded``), with or without errors. Its
     id derives from the raw reading's, so decoding the same reading twice yields the same
     event."""
-    return {
-        "event_id": derived_id_text(reading_id, DECODED),
-        "occurred_at": occurred_at,
-        "schema_version": CURRENT_VERSION,
-        "type": READING_DECODED_TYPE,
-        "reading_id": reading_id,
-        "reading": reading,
-        "errors": decoded_errors(err),
-    }
+    return ReadingDecodedJson(
+        event_id=derived_id_text(reading_id, DECODED),
+        occurred_at=occurred_at,
+        schema_version=CURRENT_VERSION,
+        type=READING_DECODED_TYPE,
+        reading_id=reading_id,
+        reading=reading,
+        errors=decoded_errors(err),
+    )
 
 
-def decode_event(raw: Any) -> tuple[int, JsonData]:
+def decode_event(raw: Any) -> tuple[int, ReadingDecodedJson | ReadingsDecodedJson]:
     """A raw reading event from ``RawReadingCodec`` (or a model, or a twin) decoded, with the
     battery it belongs to. A batch record's readings are decoded in order, into one
     ``ReadingsDecoded`` record."""
@@ -129,15 +155,15 @@ def decode_event(raw: Any) -> tuple[int, JsonData]:
         data = _decoded(str(event.event_id), reading.err, written.occurred_at, written.reading)
         return reading.battery_id, data
     readings = event.readings
-    return readings[0].reading.battery_id, {
-        "event_id": derived_id_text(str(event.event_id), DECODED),
-        "occurred_at": written.occurred_at,
-        "schema_version": CURRENT_VERSION,
-        "type": READINGS_DECODED_TYPE,
-        "readings": [
+    return readings[0].reading.battery_id, ReadingsDecodedJson(
+        event_id=derived_id_text(str(event.event_id), DECODED),
+        occurred_at=written.occurred_at,
+        schema_version=CURRENT_VERSION,
+        type=READINGS_DECODED_TYPE,
+        readings=[
             _decoded(reading_id, r.reading.err, w.occurred_at, w.reading)
             for reading_id, r, w in zip(
                 uuid_texts([r.event_id for r in readings]), readings, written.readings, strict=True
             )
         ],
-    }
+    )

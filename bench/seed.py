@@ -19,7 +19,7 @@ SELECT md5(b::text || ':' || n::text)::uuid,
        n % 33 = 0,
        CASE WHEN n % 33 = 0 THEN '[{"code":"T","name":"tempSensorError","description":"Temperature sensor error","severity":"warning"},{"code":"G","name":"gpsError","description":"GPS error","severity":"warning"}]'::jsonb ELSE '[]'::jsonb END,
        50 + (n % 50), 13.1, -0.4, 24.5, -5.2, 55.622, -3.527,
-       '{"soc": 50.0, "v": 13.1, "i": -0.4, "t": 24.5, "p": -5.2}'::jsonb
+       '{"soc": 50.0, "v": 13.1, "i": -0.4, "t": 24.5, "p": -5.2}'::json
 FROM generate_series($1::int, $2::int) AS b, generate_series($3::int, $4::int) AS n
 ON CONFLICT DO NOTHING
 """

@@ -136,20 +136,20 @@ _READING_TYPES = {
     "power": "float8",
     "latitude": "float8",
     "longitude": "float8",
-    "metrics": "jsonb",
+    "metrics": "json",
 }
 _STORED_READINGS = text(
     "SELECT reading_id FROM query.readings WHERE reading_id = ANY(CAST(:ids AS uuid[]))"
 )
 READING_COLUMNS = list(_READING_TYPES)
 """The columns of ``reading_rows``' values, in order."""
-_ARRAY_TYPE = {"jsonb": "text"}  # jsonb travels as text and is cast per row
+_ARRAY_TYPE = {"jsonb": "text", "json": "text"}  # JSON travels as text and is cast per row
 # Built from the constant table above; no input reaches the SQL text.
 _INSERT_READINGS = text(
     "INSERT INTO query.readings ({columns}) SELECT {casts} FROM unnest({arrays}) AS t({columns}) "  # noqa: S608
     "ON CONFLICT DO NOTHING".format(
         columns=", ".join(_READING_TYPES),
-        casts=", ".join(f"{c}::{t}" if t == "jsonb" else c for c, t in _READING_TYPES.items()),
+        casts=", ".join(f"{c}::{t}" if t in _ARRAY_TYPE else c for c, t in _READING_TYPES.items()),
         arrays=", ".join(
             f"CAST(:{c} AS {_ARRAY_TYPE.get(t, t)}[])" for c, t in _READING_TYPES.items()
         ),

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, UUID
 
 SCHEMA = "query"
 metadata = MetaData(schema=SCHEMA)
@@ -56,7 +56,8 @@ readings = Table(
     Column("power", Float),
     Column("latitude", Float),
     Column("longitude", Float),
-    Column("metrics", JSONB, nullable=False),
+    # json, not jsonb: stored as it comes (migration 0003); nothing queries it by key
+    Column("metrics", JSON, nullable=False),
 )
 
 notifications = Table(

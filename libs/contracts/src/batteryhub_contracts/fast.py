@@ -155,7 +155,7 @@ def _keyed_map(model: type[BaseModel], name: str, keys: tuple[str, ...], known: 
         [(key, value, None) for key in keys],
         kw_only=True,
         forbid_unknown_fields=True,
-        omit_defaults=True,  # written out, it holds the keys it was given, as the map did
+        omit_defaults=True,  # written out, it holds the keys it was given (in its own order)
         module=__name__,
     )
 
@@ -168,7 +168,8 @@ def twin(model: type[BaseModel], known: KnownKeys = frozenset()) -> type[msgspec
 
     A map named in ``known`` becomes a struct of its known keys (``_keyed_map``): such a
     twin accepts fewer records than the plain one, and its value there is not a dict, so it
-    is only for a reader that never reads that map (see ``FastEventCodec``)."""
+    is only for a reader that never reads that map or reads it in either form (see
+    ``FastEventCodec``)."""
     keyed = {(owner, field): keys for owner, field, keys in known}
     decorators = model.__pydantic_decorators__
     if any(
@@ -221,7 +222,8 @@ class FastEventCodec:
     truncate is skipped, as it decides only values, never whether the bytes are accepted.
 
     ``known`` is for a reader that never reads the maps it names (the decoder writes the
-    readings' metrics on as they came): a record whose maps hold only the known keys is
+    readings' metrics on as they came, the notifier ignores them) or reads both forms (the
+    projector's ``_metrics``): a record whose maps hold only the known keys is
     decoded with those maps as structs (``twin``), any other by the plain twin, so the
     verdict is the model's all the same."""
 

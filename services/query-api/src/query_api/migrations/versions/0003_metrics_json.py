@@ -2,9 +2,10 @@
 
 PostgreSQL converts jsonb input into its binary form (every number into a numeric, the keys
 sorted): for the 26 metrics of a reading that was ~16 µs of the server's CPU a row, as much
-as the rest of the row. json is checked for syntax and stored as it came. Nothing queries
-the metrics by key (the read side uses the readings' own columns); should something need
-to, ``metrics::jsonb`` or the json operators work on the json column too.
+as the rest of the row. json is checked for syntax and stored as the projector writes it
+(the gateway's metrics in the wire table's key order, others in the order they came).
+Nothing queries the metrics by key (the read side uses the readings' own columns); should
+something need to, ``metrics::jsonb`` or the json operators work on the json column too.
 
 The change rewrites the readings table under an exclusive lock (the projector and the
 error history wait for it): on the 2-CPU test machine, 17 s for a table of 1,000,000

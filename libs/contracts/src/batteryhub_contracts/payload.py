@@ -429,8 +429,7 @@ def decode_batch(raw: bytes, max_items: int) -> Any:
     more objects than ``max_items`` (a struct costs ~4 times a small dict, and such a batch
     is refused anyway)."""
     if (
-        # the one-byte search first: memchr, where the two-byte one costs ~0.5 µs a reading
-        (b"\\" not in raw or b"\\u" not in raw)
+        not has_unicode_escape(raw)
         and b"\x00" not in raw
         and raw.count(b"{") <= max_items
         and not _has_long_digit_run(raw)
@@ -498,6 +497,14 @@ MAX_INT_DIGITS = 19
 
 _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= c <= 0x39 else 0x2E for c in range(256))
 _LONG_DIGIT_RUN = b"0" * (MAX_INT_DIGITS + 1)
+
+
+def has_unicode_escape(data: bytes) -> bool:
+    """Whether ``data`` holds a ``\\u`` escape. A backslash is looked for first: a one-byte
+    search runs at memory speed (``memchr``), a two-byte one ~60 times slower (~0.5 µs a
+    reading of a batch upload, ~0.9 µs of a decoded reading), and most bodies and records
+    hold no backslash at all."""
+    return b"\\" in data and b"\\u" in data
 
 
 def _has_long_digit_run(data: bytes) -> bool:

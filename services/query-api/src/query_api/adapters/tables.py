@@ -56,7 +56,7 @@ readings = Table(
     Column("power", Float),
     Column("latitude", Float),
     Column("longitude", Float),
-    # json, not jsonb: stored as it comes (migration 0003); nothing queries it by key
+    # json, not jsonb: stored as the projector writes it (migration 0003); nothing queries it by key
     Column("metrics", JSON, nullable=False),
 )
 

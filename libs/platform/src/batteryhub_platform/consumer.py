@@ -1,7 +1,8 @@
 """The one way to run a consumer: a FastStream batch subscriber with at-least-once delivery.
 
 - Offsets are committed only after the batch's effects are durable and its outgoing events
-  acknowledged (``AckPolicy.NACK_ON_ERROR``); a failure seeks back and redelivers.
+  acknowledged; a failure seeks back and redelivers. The commit's answer is not waited for:
+  the next batch is handled meanwhile (one commit in flight, in order; ``stop`` waits for it).
 - Bytes that are not a valid event go to the dead-letter topic with topic, partition, offset
   and reason in headers; the consumer carries on.
 - A transient failure (broker or database away) is retried after a growing pause, so an
@@ -200,6 +201,7 @@ class ConsumerRunner:
         self._is_transient = is_transient
         self._backoff_s = 0.0
         self._watch_task: asyncio.Task[None] | None = None
+        self._commit_task: asyncio.Task[None] | None = None
         self.broker = KafkaBroker(
             connection.bootstrap_servers,
             security=faststream_security(connection),
@@ -222,7 +224,8 @@ class ConsumerRunner:
             fetch_max_bytes=fetch_bytes,
             max_partition_fetch_bytes=fetch_bytes,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            # Offsets are committed here (``_commit_after``), not by FastStream.
+            ack_policy=AckPolicy.MANUAL,
             decoder=_no_body,
             parser=_total_headers,
         )
@@ -241,7 +244,9 @@ class ConsumerRunner:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
         await self._close_watch_clients()
+        await self._committed()
         await self.broker.stop()
+        await self._committed()
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
         records: tuple[ConsumerRecord, ...] = msg.raw_message
@@ -251,9 +256,38 @@ class ConsumerRunner:
             await self._process(list(records))
         except Exception as exc:
             await self._pause_before_retry(exc)
-            raise  # NACK_ON_ERROR seeks back: the batch is delivered again
+            await msg.nack()  # seeks each partition back: the batch is delivered again
+            return
         self._backoff_s = 0.0
         BATCH_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
+        await self._commit_after(msg.consumer, records)
+
+    async def _commit_after(self, consumer: Any, records: Sequence[ConsumerRecord]) -> None:
+        """Commit past ``records`` without waiting for the answer: the next batch is handled
+        meanwhile. One commit is in flight at most, and they go out in order, so a later one
+        never lands before an earlier one. A commit that fails (a rebalance, the broker away)
+        is covered by the next, which names later offsets; lost for good, it means only that
+        those records are delivered again, as any at-least-once consumer allows."""
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        await self._committed()
+        self._commit_task = asyncio.create_task(
+            self._commit(consumer, offsets), name=f"{self.group_id}-commit"
+        )
+
+    async def _commit(self, consumer: Any, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit(offsets)
+        except Exception as exc:
+            log.info("offset commit failed; a later one covers it", extra={"error": repr(exc)})
+
+    async def _committed(self) -> None:
+        """Wait for the commit in flight, if any."""
+        task, self._commit_task = self._commit_task, None
+        if task is not None:
+            await task
 
     async def _process(self, records: list[ConsumerRecord]) -> None:
         good: list[Incoming[Any]] = []

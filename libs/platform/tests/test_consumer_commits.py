@@ -1,0 +1,150 @@
+"""When the consumer commits: after a batch's effects, without holding up the next batch,
+one commit at a time and in order, and all of it by the time ``stop`` returns; a failed
+batch is delivered again, and nothing past it is committed until it is done."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError
+
+from batteryhub_platform.consumer import Incoming
+from batteryhub_platform.kafka import BrokerUnavailable, Outgoing
+from batteryhub_platform.offsets import Positions, group_positions
+from libs.platform.tests.support import consuming, lag_is_zero, reading, until
+from libs.platform.tests.test_consumer_fetch import record, runner
+
+
+class SlowCommits:
+    """A Kafka client whose commits are answered only when ``answer`` is set."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, dict[TopicPartition, int]]] = []
+        self.answer = asyncio.Event()
+        self.fail = fail
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.calls.append(("sent", offsets))
+        await self.answer.wait()
+        self.calls.append(("answered", offsets))
+        if self.fail:
+            raise CommitFailedError("the group rebalanced")
+
+
+async def test_a_commit_does_not_hold_up_the_next_batch_and_commits_go_in_order() -> None:
+    consumer = runner()
+    client = SlowCommits()
+    # Returns while its commit has no answer yet: the next batch is handled meanwhile.
+    await consumer._commit_after(client, [record("t", 0, 4), record("t", 0, 5)])
+    first = {TopicPartition("t", 0): 6}
+    second = {TopicPartition("t", 0): 10, TopicPartition("t", 1): 4}
+    # The next batch's commit waits for the first's answer, so it can never land first.
+    after = asyncio.create_task(
+        consumer._commit_after(client, [record("t", 1, 3), record("t", 0, 9)])
+    )
+    await asyncio.sleep(0.05)
+    assert client.calls == [("sent", first)]
+    assert not after.done()
+    client.answer.set()
+    await after
+    await consumer._committed()
+    assert client.calls == [
+        ("sent", first),
+        ("answered", first),
+        ("sent", second),
+        ("answered", second),
+    ]
+
+
+async def test_a_failed_commit_is_left_to_the_next_one() -> None:
+    consumer = runner()
+    client = SlowCommits(fail=True)
+    client.answer.set()
+    await consumer._commit_after(client, [record("t", 0, 4)])
+    await consumer._commit_after(client, [record("t", 0, 5)])  # the first one's failure is no error
+    await consumer._committed()
+    assert [offsets for step, offsets in client.calls if step == "sent"] == [
+        {TopicPartition("t", 0): 5},
+        {TopicPartition("t", 0): 6},
+    ]
+
+
+async def positions(bootstrap: str, group: str, topic: str) -> Positions:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        return await group_positions(admin, consumer, group, [topic])
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+@pytest.mark.integration
+async def test_stop_returns_with_every_handled_batch_committed(topic: str, bootstrap: str) -> None:
+    """A rolling restart stops a consumer right after a batch, its commit maybe still in
+    flight: the next consumer of the group does not take those records again."""
+    group = f"commit-test-{uuid.uuid4().hex[:6]}"
+    done: list[int] = []
+    all_done = asyncio.Event()
+
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        done.extend(i.event.reading.battery_id for i in batch)
+        if len(done) >= 300:
+            all_done.set()
+        return ()
+
+    async with consuming(bootstrap, topic, group, handle) as (_, producer):
+        for n in range(1, 301):
+            await producer.send(topic, reading(n), key=str(n).encode())
+        await producer.flush()
+        await asyncio.wait_for(all_done.wait(), 60)
+    assert sorted(done) == list(range(1, 301))
+    stood = await positions(bootstrap, group, topic)
+    assert {tp: committed for tp, (committed, _) in stood.items()} == {
+        tp: end for tp, (_, end) in stood.items()
+    }
+
+    again: list[int] = []
+
+    async def handle_again(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        again.extend(i.event.reading.battery_id for i in batch)
+        return ()
+
+    async with consuming(bootstrap, topic, group, handle_again) as (_, producer):
+        await producer.send_and_wait(topic, reading(301), key=b"301")
+        await until(lambda: again, "the new record arrives")
+    assert again == [301]  # and none of the 300 before it
+
+
+@pytest.mark.integration
+async def test_a_failed_batch_is_delivered_again_and_nothing_past_it_is_committed(
+    topic: str, bootstrap: str
+) -> None:
+    group = f"commit-test-{uuid.uuid4().hex[:6]}"
+    attempts: list[int] = []
+    done: list[int] = []
+    kafka_away = True
+
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        ids = [i.event.reading.battery_id for i in batch]
+        attempts.extend(ids)
+        if kafka_away:
+            raise BrokerUnavailable("Kafka is away")
+        done.extend(ids)
+        return ()
+
+    async with consuming(bootstrap, topic, group, handle) as (runner, producer):
+        await producer.send_and_wait(topic, reading(1), key=b"1")
+        await until(lambda: attempts.count(1) >= 3, "the record is delivered again")
+        assert await runner.update_lag() == 1  # not committed while it fails
+        kafka_away = False
+        await until(lambda: done == [1], "the record is done once the failure is over")
+        await lag_is_zero(runner)

@@ -53,7 +53,7 @@ async def consuming(
 ) -> AsyncIterator[tuple[ConsumerRunner, AIOKafkaProducer]]:
     """A running consumer of ``topic`` whose watchdog looks every 0.5 s, and a producer."""
     connection = KafkaConnection(bootstrap)
-    publisher = EventPublisher(connection, "watchdog-test", timeout_s=10)
+    publisher = EventPublisher(connection, "platform-test", timeout_s=10)
     runner = ConsumerRunner(
         connection=connection,
         group_id=group,

@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.kafka import BrokerUnavailable, Outgoing
-from batteryhub_platform.offsets import Positions, group_positions
+from bench.kafka_tools import group_lag
 from libs.platform.tests.support import consuming, lag_is_zero, reading, until
 from libs.platform.tests.test_consumer_fetch import record, runner
 
@@ -75,18 +74,6 @@ async def test_a_failed_commit_is_left_to_the_next_one() -> None:
     ]
 
 
-async def positions(bootstrap: str, group: str, topic: str) -> Positions:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        return await group_positions(admin, consumer, group, [topic])
-    finally:
-        await consumer.stop()
-        await admin.close()
-
-
 @pytest.mark.integration
 async def test_stop_returns_with_every_handled_batch_committed(topic: str, bootstrap: str) -> None:
     """A rolling restart stops a consumer right after a batch, its commit maybe still in
@@ -107,10 +94,7 @@ async def test_stop_returns_with_every_handled_batch_committed(topic: str, boots
         await producer.flush()
         await asyncio.wait_for(all_done.wait(), 60)
     assert sorted(done) == list(range(1, 301))
-    stood = await positions(bootstrap, group, topic)
-    assert {tp: committed for tp, (committed, _) in stood.items()} == {
-        tp: end for tp, (_, end) in stood.items()
-    }
+    assert await group_lag(bootstrap, group, [topic]) == 0  # every partition committed to its end
 
     again: list[int] = []
 

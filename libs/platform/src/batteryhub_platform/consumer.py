@@ -246,7 +246,7 @@ class ConsumerRunner:
         await self._close_watch_clients()
         await self._committed()
         await self.broker.stop()
-        await self._committed()
+        await self._committed()  # a batch that ended while the broker stopped
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
         records: tuple[ConsumerRecord, ...] = msg.raw_message

@@ -20,7 +20,7 @@ from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.kafka import Outgoing
 from notifier import metrics
 from notifier.adapters.store import NotificationStore
-from notifier.domain.alerts import apply_read, apply_reading
+from notifier.domain.alerts import Decision, apply_read, apply_reading
 
 
 async def apply_events_to_alerts(
@@ -65,6 +65,12 @@ async def apply_events_to_alerts(
 async def _decide(
     store: NotificationStore, items: list[Incoming[Any]], notifications_topic: str
 ) -> list[Outgoing]:
+    """The rule over ``items`` in time order. The notifications raised go in by one insert
+    for the run of readings before each read event (nearly always the whole batch: reads are
+    people's clicks), not one per reading: a burst of faults (a fleet reconnecting, the
+    first readings of a new fleet) raised one round trip per faulty reading. A read event
+    waits for the inserts before it, so it finds a notification raised earlier in the batch
+    (a replay), as it did reading by reading."""
     items = sorted(items, key=lambda i: i.event.occurred_at)
     readings = [i.event for i in items if isinstance(i.event, ReadingDecoded)]
     battery_ids = {
@@ -72,24 +78,47 @@ async def _decide(
         for i in items
     }
     outgoing: list[Outgoing] = []
+    pending: list[tuple[Incoming[Any], Decision, list[NotificationRaised]]] = []
     states = await store.open_alerts(battery_ids)
     notified = await store.already_notified(r.reading_id for r in readings)
     for item in items:
         event = item.event
         if isinstance(event, NotificationRead):
+            outgoing.extend(await _raise(store, pending, notifications_topic))
             states[event.battery_id] = apply_read(states[event.battery_id], event)
             await store.mark_read(event.notification_id, event.occurred_at)
             continue
         battery_id = event.reading.battery_id
         earlier = notified.get(event.reading_id, {})
         states[battery_id], decision = apply_reading(states[battery_id], event, frozenset(earlier))
-        stored = await store.add(decision.raised)
-        republished = [earlier[code] for code in decision.already_notified]
+        pending.append((item, decision, [earlier[code] for code in decision.already_notified]))
+    outgoing.extend(await _raise(store, pending, notifications_topic))
+    return outgoing
+
+
+async def _raise(
+    store: NotificationStore,
+    pending: list[tuple[Incoming[Any], Decision, list[NotificationRaised]]],
+    notifications_topic: str,
+) -> list[Outgoing]:
+    """Store the notifications ``pending`` decisions raised, in one insert, and return what
+    to publish for each reading in turn: those it stored, then those raised before (a
+    redelivery). Empties ``pending``."""
+    stored = {
+        n.notification_id
+        for n in await store.add(n for _, decision, _ in pending for n in decision.raised)
+    }
+    outgoing: list[Outgoing] = []
+    for item, decision, republished in pending:
+        # Each id is published once, by the reading that raised it first.
+        raised = [n for n in decision.raised if n.notification_id in stored]
+        stored.difference_update(n.notification_id for n in raised)
         metrics.SUPPRESSED.inc(len(decision.suppressed))
         metrics.REPUBLISHED.inc(len(republished))
-        for n in stored:
+        for n in raised:
             metrics.RAISED.labels(n.severity).inc()
-        outgoing.extend(_out(n, notifications_topic, item) for n in [*stored, *republished])
+        outgoing.extend(_out(n, notifications_topic, item) for n in [*raised, *republished])
+    pending.clear()
     return outgoing
 
 

@@ -1,0 +1,157 @@
+"""The notifier's handler over whole batches, against the running system's PostgreSQL: the
+notifications a batch raises go in by one insert, and what it publishes is what the rule
+decides reading by reading, read events in the batch included."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from batteryhub_contracts.error_codes import decode_error_string
+from batteryhub_contracts.events import NotificationRead, ReadingDecoded, ReadingFields
+from batteryhub_contracts.ids import notification_id_for
+from batteryhub_platform.consumer import Incoming
+from batteryhub_platform.db import make_engine
+from notifier.handlers import apply_events_to_alerts
+from tests.hub import Hub
+
+pytestmark = pytest.mark.e2e
+
+AT = datetime(2026, 2, 1, tzinfo=UTC)
+TOPIC = "notifications-under-test"
+
+
+@pytest.fixture
+async def engine(hub: Hub) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(hub.system.database_url())
+    yield engine
+    await engine.dispose()
+
+
+READINGS: list[uuid.UUID] = []
+"""The ids of the readings these tests made, for the clean-up."""
+
+
+@pytest.fixture
+async def batteries(engine: AsyncEngine) -> AsyncIterator[list[int]]:
+    """Battery ids no device has; the notifier's rows of them are removed after the test."""
+    first = random.randint(10**9, 2 * 10**9)
+    ids = list(range(first, first + 50))
+    yield ids
+    async with engine.begin() as c:
+        await c.execute(
+            text("DELETE FROM notifier.notifications WHERE battery_id = ANY(:b)"), {"b": ids}
+        )
+        await c.execute(
+            text("DELETE FROM notifier.decided_readings WHERE reading_id = ANY(:r)"),
+            {"r": READINGS},
+        )
+    READINGS.clear()
+
+
+def reading(battery_id: int, err: str, n: int) -> Incoming[Any]:
+    event = ReadingDecoded(
+        event_id=uuid.uuid4(),
+        occurred_at=AT + timedelta(seconds=n),
+        reading_id=uuid.uuid4(),
+        reading=ReadingFields(
+            battery_id=battery_id,
+            hub_id=1,
+            battery_name="B",
+            measured_at=AT + timedelta(seconds=n),
+            time_source="rtc",
+            received_at=AT + timedelta(seconds=n),
+            metrics={"soc": 50.0},
+            err=err,
+        ),
+        errors=decode_error_string(err),
+    )
+    READINGS.append(event.reading_id)
+    return Incoming(event, "readings.decoded", 0, n, None)
+
+
+def read(item: Incoming[Any], code: str, n: int) -> Incoming[Any]:
+    fields = item.event.reading
+    event = NotificationRead(
+        event_id=uuid.uuid4(),
+        occurred_at=AT + timedelta(seconds=n),
+        notification_id=notification_id_for(item.event.reading_id, code),
+        battery_id=fields.battery_id,
+        hub_id=fields.hub_id,
+        code=code,
+        read_by="alice",
+    )
+    return Incoming(event, TOPIC, 0, n, None)
+
+
+def raised(outgoing: list[Any]) -> list[tuple[int, str]]:
+    return [(o.event.battery_id, o.event.code) for o in outgoing]
+
+
+async def inserts_during(engine: AsyncEngine, batch: list[Incoming[Any]]) -> tuple[list[Any], int]:
+    """What the handler returns for ``batch``, and how many inserts of notifications it ran."""
+    count = 0
+
+    def counted(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal count
+        count += statement.startswith("INSERT INTO notifier.notifications")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", counted)
+    try:
+        return await apply_events_to_alerts(batch, engine, TOPIC), count
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", counted)
+
+
+async def test_a_burst_of_faults_is_stored_by_one_insert(
+    engine: AsyncEngine, batteries: list[int]
+) -> None:
+    batch = [reading(b, "TG", n) for n, b in enumerate(batteries)]
+    batch += [reading(b, "TG", 100 + n) for n, b in enumerate(batteries)]  # still unread
+    outgoing, inserts = await inserts_during(engine, batch)
+    assert raised(outgoing) == [(b, code) for b in batteries for code in ("T", "G")]
+    assert inserts == 1
+    async with engine.connect() as c:
+        stored = await c.scalar(
+            text("SELECT count(*) FROM notifier.notifications WHERE battery_id = ANY(:b)"),
+            {"b": batteries},
+        )
+    assert stored == 2 * len(batteries)
+
+
+async def test_a_read_in_the_batch_counts_for_the_readings_after_it(
+    engine: AsyncEngine, batteries: list[int]
+) -> None:
+    battery = batteries[0]
+    first = reading(battery, "TG", 0)
+    batch = [first, read(first, "T", 1), reading(battery, "TG", 2), reading(battery, "TG", 3)]
+    outgoing, inserts = await inserts_during(engine, batch)
+    # T raised, read, raised again; G raised once and suppressed after
+    assert raised(outgoing) == [(battery, "T"), (battery, "G"), (battery, "T")]
+    assert inserts == 2  # the one before the read, the one after it
+    async with engine.connect() as c:
+        rows = await c.execute(
+            text(
+                "SELECT code, is_read FROM notifier.notifications WHERE battery_id = :b "
+                "ORDER BY created_at, code"
+            ),
+            {"b": battery},
+        )
+        assert sorted(tuple(r) for r in rows) == [("G", False), ("T", False), ("T", True)]
+
+
+async def test_the_same_reading_twice_in_a_batch_is_published_once(
+    engine: AsyncEngine, batteries: list[int]
+) -> None:
+    item = reading(batteries[0], "L", 0)
+    outgoing, _ = await inserts_during(engine, [item, item])
+    assert raised(outgoing) == [(batteries[0], "L")]
+    again, inserts = await inserts_during(engine, [item])  # a redelivery: published again
+    assert raised(again) == [(batteries[0], "L")] and inserts == 0

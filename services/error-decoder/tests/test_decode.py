@@ -10,6 +10,7 @@ from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import (
     READING_DECODED,
     READING_RECEIVED,
+    EventDecodeError,
     ReadingDecoded,
     ReadingFields,
     ReadingReceived,
@@ -21,6 +22,7 @@ from batteryhub_contracts.fast import READING_DECODED_FAST, READING_RECEIVED_FAS
 from batteryhub_contracts.ids import derived_id
 from batteryhub_contracts.payload import METRIC_FIELDS
 from batteryhub_platform.consumer import Incoming
+from error_decoder import handlers
 from error_decoder.domain.decode import (
     RawReadingCodec,
     ReadingDecodedJson,
@@ -28,7 +30,7 @@ from error_decoder.domain.decode import (
     Validated,
     decode_event,
 )
-from error_decoder.handlers import decode_readings
+from error_decoder.handlers import RawToDecoded, decode_readings
 
 AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
 
@@ -61,7 +63,13 @@ def decoded(
     return decoded_bytes(encode(event), codec)
 
 
+RUNNING = RawToDecoded()
+"""The raw topic's codec as the decoder runs it: validated, decoded and written in one go."""
+
+
 def decoded_bytes(data: bytes, codec: str = "decoder") -> ReadingDecoded | ReadingsDecoded:
+    if codec == "decoder":
+        return READING_DECODED.decode(RUNNING.decode(data).value)
     _, out = decode_event(CODECS[codec].decode(data))
     return READING_DECODED.decode(encode_fast(out))
 
@@ -121,11 +129,26 @@ def test_a_batch_record_decodes_to_one_record_in_the_same_order():
 
 def test_the_handler_keys_records_by_battery_and_keeps_the_correlation_id():
     reading = raw("T", battery_id=42)
-    event = CODECS["decoder"].decode(encode(reading))
+    event = RUNNING.decode(encode(reading))
     (out,) = decode_readings([Incoming(event, "raw", 0, 7, "cid-1")], "decoded")
     assert out.topic == "decoded"
     assert out.key == b"42"
     assert dict(out.headers) == {"event-type": b"reading_decoded", "correlation-id": b"cid-1"}
+
+
+def test_a_record_refused_or_failing_is_an_undecodable_event(monkeypatch: pytest.MonkeyPatch):
+    """Both go to the dead letters with their reason, rather than failing the batch again on
+    every redelivery."""
+    with pytest.raises(EventDecodeError, match="battery_id"):
+        RUNNING.decode(encode(raw("T")).replace(b'"battery_id":1', b'"battery_id":"one"'))
+
+    def failing(_: object) -> None:
+        raise KeyError("no such code")
+
+    # no record is known that validates and then fails, so decoding is made to fail
+    monkeypatch.setattr(handlers, "decode_event", failing)
+    with pytest.raises(EventDecodeError, match="decoding failed: KeyError"):
+        RUNNING.decode(encode(raw("T")))
 
 
 def test_what_the_twin_accepts_is_written_on_as_it_came():

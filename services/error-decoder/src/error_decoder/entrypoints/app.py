@@ -13,8 +13,7 @@ from batteryhub_platform.kafka import EventPublisher, Outgoing, RawOutgoing
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.service import consumer_app
 from error_decoder.config import Settings
-from error_decoder.domain.decode import RawReadingCodec
-from error_decoder.handlers import decode_readings
+from error_decoder.handlers import RawToDecoded, decode_readings
 
 
 def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunner:
@@ -26,7 +25,7 @@ def build_runner(settings: Settings, publisher: EventPublisher) -> ConsumerRunne
     return ConsumerRunner(
         connection=settings.kafka,
         group_id=settings.group_id,
-        codecs={settings.topic(READINGS_RAW): RawReadingCodec()},
+        codecs={settings.topic(READINGS_RAW): RawToDecoded()},
         handler=handle,
         publisher=publisher,
         dead_letter_topic=settings.topic(DEAD_LETTERS),

@@ -15,11 +15,11 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.error_codes import decode_error_string
-from batteryhub_contracts.events import NotificationRead, ReadingDecoded, ReadingFields
+from batteryhub_contracts.events import NotificationRead, ReadingDecoded, ReadingFields, encode
 from batteryhub_contracts.ids import notification_id_for
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.db import make_engine
-from notifier.handlers import apply_events_to_alerts
+from notifier.handlers import FaultsOfDecoded, apply_events_to_alerts
 from tests.hub import Hub
 
 pytestmark = pytest.mark.e2e
@@ -74,15 +74,17 @@ def reading(battery_id: int, err: str, n: int) -> Incoming[Any]:
         errors=decode_error_string(err),
     )
     READINGS.append(event.reading_id)
-    return Incoming(event, "readings.decoded", 0, n, None)
+    # as the notifier reads it: the record's bytes through its codec
+    return Incoming(FaultsOfDecoded().decode(encode(event)), "readings.decoded", 0, n, None)
 
 
 def read(item: Incoming[Any], code: str, n: int) -> Incoming[Any]:
-    fields = item.event.reading
+    (faulty,) = item.event.readings
+    fields = faulty.reading
     event = NotificationRead(
         event_id=uuid.uuid4(),
         occurred_at=AT + timedelta(seconds=n),
-        notification_id=notification_id_for(item.event.reading_id, code),
+        notification_id=notification_id_for(faulty.reading_id, code),
         battery_id=fields.battery_id,
         hub_id=fields.hub_id,
         code=code,

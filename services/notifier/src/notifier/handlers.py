@@ -2,25 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.events import (
-    DECODED_READING_TYPES,
+    EventDecodeError,
     NotificationRaised,
     NotificationRead,
     ReadingDecoded,
     each_reading,
 )
-from batteryhub_contracts.fast import as_model
+from batteryhub_contracts.fast import READING_DECODED_KEYED, as_model
 from batteryhub_contracts.topics import battery_key
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.kafka import Outgoing
 from notifier import metrics
 from notifier.adapters.store import NotificationStore
 from notifier.domain.alerts import Decision, apply_read, apply_reading
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """A decoded record as the rule needs it: its readings that carry fault codes, in order
+    (most records have none)."""
+
+    readings: tuple[ReadingDecoded, ...]
+
+
+class FaultsOfDecoded:
+    """The decoded topic's codec for the notifier: each record validated in full, as every
+    consumer of the topic validates it (``READING_DECODED_KEYED``: a record it refuses is an
+    ``EventDecodeError`` with the contract's reason), and reduced at once to its readings
+    with faults, as ``ReadingDecoded`` models. The readings without faults are dropped as
+    each record is read instead of living on, a fetch's worth of them, until the handler
+    has looked at them all."""
+
+    def decode(self, raw: bytes) -> Faults:
+        event = READING_DECODED_KEYED.decode(raw)
+        try:
+            return Faults(
+                tuple(as_model(r, ReadingDecoded) for r in each_reading(event) if r.errors)
+            )
+        except Exception as exc:  # no such record is known: what the twin takes, the model takes
+            raise EventDecodeError(f"decoding failed: {type(exc).__name__}: {exc}") from exc
 
 
 async def apply_events_to_alerts(
@@ -133,21 +159,16 @@ async def _raised_by(
 
 
 def _relevant(batch: list[Incoming[Any]]) -> list[Incoming[Any]]:
-    """The read events and the readings with faults: all the rule looks at (most readings
-    have none). A batch record stands for its readings, each at the record's place in the
-    log. Readings come from the fast codec as msgspec twins; the few with faults go on as
-    ``ReadingDecoded`` models."""
+    """The read events and the readings with faults: all the rule looks at. A decoded
+    record stands for its faulty readings (``Faults``), each at the record's place in the
+    log."""
     relevant = []
     for i in batch:
         event = i.event
         if isinstance(event, NotificationRead):
             relevant.append(i)
-        elif event.type in DECODED_READING_TYPES:
-            relevant.extend(
-                replace(i, event=as_model(r, ReadingDecoded))
-                for r in each_reading(event)
-                if r.errors
-            )
+        elif isinstance(event, Faults):
+            relevant.extend(replace(i, event=r) for r in event.readings)
     return relevant
 
 

@@ -18,21 +18,12 @@ from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import NotificationRead, ReadingDecoded, ReadingFields, encode
 from batteryhub_contracts.ids import notification_id_for
 from batteryhub_platform.consumer import Incoming
-from batteryhub_platform.db import make_engine
 from notifier.handlers import FaultsOfDecoded, apply_events_to_alerts
-from tests.hub import Hub
 
 pytestmark = pytest.mark.e2e
 
 AT = datetime(2026, 2, 1, tzinfo=UTC)
 TOPIC = "notifications-under-test"
-
-
-@pytest.fixture
-async def engine(hub: Hub) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(hub.system.database_url())
-    yield engine
-    await engine.dispose()
 
 
 READINGS: list[uuid.UUID] = []

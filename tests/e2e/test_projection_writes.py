@@ -18,21 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import NotificationRaised, ReadingDecoded, ReadingFields
 from batteryhub_contracts.ids import reading_public_id
-from batteryhub_platform.db import make_engine
 from query_api.adapters import projection
 from query_api.adapters.projection import add_notifications, add_readings
-from tests.hub import Hub
 
 pytestmark = pytest.mark.e2e
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(hub: Hub) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(hub.system.database_url())
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -106,6 +106,30 @@ class Incoming(Generic[E]):
 
 BatchHandler = Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing | RawOutgoing]]]
 
+T = TypeVar("T")
+
+
+class ReducingCodec(Generic[T]):
+    """A topic's codec followed by a pure function of what it decoded, run on each record as
+    the runner reads it: the handler gets what the consumer keeps of a record (the decoder's
+    output bytes, the notifier's faulty readings), and a record's decoded objects are dropped
+    before the next is read instead of a fetch's worth living until the handler is done.
+
+    A record the codec refuses is its ``EventDecodeError``; one that ``reduce`` fails on is
+    turned into one (the function is pure, so it would fail on every redelivery), and either
+    goes to the dead letters with its reason."""
+
+    def __init__(self, codec: Codec, reduce: Callable[[Any], T]) -> None:
+        self._codec = codec
+        self._reduce = reduce
+
+    def decode(self, raw: bytes) -> T:
+        event = self._codec.decode(raw)
+        try:
+            return self._reduce(event)
+        except Exception as exc:
+            raise EventDecodeError(f"decoding failed: {type(exc).__name__}: {exc}") from exc
+
 
 def _text(value: bytes | None) -> str | None:
     return value.decode("utf-8", "replace") if value is not None else None

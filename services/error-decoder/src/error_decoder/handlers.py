@@ -11,11 +11,11 @@ processor's caches and the garbage collector then walked again for the second pa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from batteryhub_contracts.events import EventDecodeError
 from batteryhub_contracts.fast import encode_fast
 from batteryhub_contracts.topics import battery_key
-from batteryhub_platform.consumer import Incoming
+from batteryhub_platform.consumer import Incoming, ReducingCodec
 from batteryhub_platform.kafka import RawOutgoing, encoded_event
 from error_decoder.domain.decode import RawReadingCodec, decode_event
 
@@ -30,24 +30,19 @@ class DecodedRecord:
     value: bytes
 
 
-class RawToDecoded:
+def decoded_record(raw: Any) -> DecodedRecord:
+    """A validated raw event (``RawReadingCodec``) decoded and written."""
+    battery_id, decoded = decode_event(raw)
+    return DecodedRecord(battery_id, decoded.type, encode_fast(decoded))
+
+
+class RawToDecoded(ReducingCodec[DecodedRecord]):
     """The raw topic's codec for the decoder: each record validated (``RawReadingCodec``),
-    decoded (``decode_event``) and written (``encode_fast``) in one go. A record refused
-    by the validation is an ``EventDecodeError`` with the contract's reason; one that fails
-    after it (no such record is known: decoding is pure and total over what validates)
-    becomes one too, so it goes to the dead letters instead of failing the batch again on
-    every redelivery."""
+    decoded and written in one go. No record is known that validates and then fails to
+    decode (decoding is pure and total over what validates)."""
 
     def __init__(self) -> None:
-        self._raw = RawReadingCodec()
-
-    def decode(self, raw: bytes) -> DecodedRecord:
-        event = self._raw.decode(raw)
-        try:
-            battery_id, decoded = decode_event(event)
-            return DecodedRecord(battery_id, decoded.type, encode_fast(decoded))
-        except Exception as exc:
-            raise EventDecodeError(f"decoding failed: {type(exc).__name__}: {exc}") from exc
+        super().__init__(RawReadingCodec(), decoded_record)
 
 
 def decode_readings(batch: list[Incoming[DecodedRecord]], decoded_topic: str) -> list[RawOutgoing]:

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.events import (
-    EventDecodeError,
     NotificationRaised,
     NotificationRead,
     ReadingDecoded,
@@ -16,7 +15,7 @@ from batteryhub_contracts.events import (
 )
 from batteryhub_contracts.fast import READING_DECODED_KEYED, as_model
 from batteryhub_contracts.topics import battery_key
-from batteryhub_platform.consumer import Incoming
+from batteryhub_platform.consumer import Incoming, ReducingCodec
 from batteryhub_platform.kafka import Outgoing
 from notifier import metrics
 from notifier.adapters.store import NotificationStore
@@ -31,22 +30,19 @@ class Faults:
     readings: tuple[ReadingDecoded, ...]
 
 
-class FaultsOfDecoded:
-    """The decoded topic's codec for the notifier: each record validated in full, as every
-    consumer of the topic validates it (``READING_DECODED_KEYED``: a record it refuses is an
-    ``EventDecodeError`` with the contract's reason), and reduced at once to its readings
-    with faults, as ``ReadingDecoded`` models. The readings without faults are dropped as
-    each record is read instead of living on, a fetch's worth of them, until the handler
-    has looked at them all."""
+def faults(event: Any) -> Faults:
+    """A decoded record's readings with fault codes, as ``ReadingDecoded`` models."""
+    return Faults(tuple(as_model(r, ReadingDecoded) for r in each_reading(event) if r.errors))
 
-    def decode(self, raw: bytes) -> Faults:
-        event = READING_DECODED_KEYED.decode(raw)
-        try:
-            return Faults(
-                tuple(as_model(r, ReadingDecoded) for r in each_reading(event) if r.errors)
-            )
-        except Exception as exc:  # no such record is known: what the twin takes, the model takes
-            raise EventDecodeError(f"decoding failed: {type(exc).__name__}: {exc}") from exc
+
+class FaultsOfDecoded(ReducingCodec[Faults]):
+    """The decoded topic's codec for the notifier: each record validated in full, as every
+    consumer of the topic validates it (``READING_DECODED_KEYED``), and reduced at once to
+    its readings with faults. No record is known that validates and then fails: what the
+    twin takes, the model takes."""
+
+    def __init__(self) -> None:
+        super().__init__(READING_DECODED_KEYED, faults)
 
 
 async def apply_events_to_alerts(

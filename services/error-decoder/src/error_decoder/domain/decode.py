@@ -73,8 +73,9 @@ class Validated:
 
 
 class RawReadingCodec:
-    """The decoder's codec of the raw topic: a ``Validated`` event, or the model's event (or
-    its ``EventDecodeError``) when the twin refused the bytes."""
+    """The validation in the decoder's codec of the raw topic (``handlers.RawToDecoded``): a
+    ``Validated`` event, or the model's event (or its ``EventDecodeError``) when the twin
+    refused the bytes."""
 
     def __init__(self) -> None:
         # No time of day is read from the event (they are written on as they came), so the

@@ -180,6 +180,12 @@ def test_each_process_gets_only_the_secrets_it_needs() -> None:
     assert secrets["notifier"] == {"BATTERYHUB_DATABASE_URL"}
 
 
+def test_the_gateway_gets_its_upload_slots_and_queue_from_values() -> None:
+    env = _env(_deployment(rendered(), "webhook-gateway"))
+    assert env["BATTERYHUB_UPLOAD_SLOTS"]["value"] == "8"
+    assert env["BATTERYHUB_UPLOAD_QUEUE"]["value"] == "32"
+
+
 def test_production_values_use_the_existing_secret_sasl_ssl_and_tls() -> None:
     manifests = rendered(CHART / "ci" / "production-values.yaml")
     assert not [m for m in manifests if m["kind"] == "Secret"], "existingSecret: no chart Secret"
@@ -262,6 +268,7 @@ def test_grafana_dashboard_shows_the_services_metrics() -> None:
         "gateway_readings_refused_total",
         "gateway_produce_seconds_bucket",
         "gateway_broker_unavailable_total",
+        "gateway_uploads_shed_total",
         "gateway_battery_logins_total",
         "consumer_messages_total",
         "consumer_lag",

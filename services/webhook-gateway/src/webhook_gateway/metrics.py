@@ -16,5 +16,9 @@ PRODUCE_LATENCY = Histogram(
 BROKER_UNAVAILABLE = Counter(
     "gateway_broker_unavailable_total", "Requests answered 503 because Kafka did not acknowledge"
 )
+UPLOADS_SHED = Counter(
+    "gateway_uploads_shed_total",
+    "Batch uploads answered 503 at once: every upload slot taken and the queue full",
+)
 LOGINS = Counter("gateway_battery_logins_total", "Battery logins, by outcome", ["outcome"])
 REGISTRY_SIZE = Gauge("gateway_registry_batteries", "Batteries known to this replica")

@@ -35,6 +35,7 @@ from batteryhub_platform.tokens import (
 )
 from webhook_gateway import metrics
 from webhook_gateway.adapters.secrets import SecretHasher
+from webhook_gateway.admission import Admission
 from webhook_gateway.config import Settings
 from webhook_gateway.domain.ingest import (
     READING_RECEIVED_TYPE,
@@ -84,6 +85,7 @@ class Gateway:
         self._raw_topic = full_name(READINGS_RAW, self.settings.topic_prefix)
         self._registry_topic = full_name(REGISTRY, self.settings.topic_prefix)
         self._verified = VerifiedTokens()
+        self.uploads = Admission(self.settings.upload_slots, self.settings.upload_queue)
 
     # --- authentication -------------------------------------------------------------
 

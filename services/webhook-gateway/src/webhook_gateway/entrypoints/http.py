@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from batteryhub_platform.tokens import BatteryPrincipal, InvalidToken, UserPrinc
 from webhook_gateway import metrics
 from webhook_gateway.adapters.registry_follower import RegistryFollower
 from webhook_gateway.adapters.secrets import SecretHasher
+from webhook_gateway.admission import Busy
 from webhook_gateway.config import Settings
 from webhook_gateway.domain.registry import BatteryRegistry, RegistryError
 from webhook_gateway.entrypoints.login_limits import LoginGuardDep
@@ -230,9 +232,23 @@ async def live_data_batch(request: Request) -> Response:
 async def _live_data_batch(gateway: Gateway, authorization: str | None, body: bytes) -> Response:
     principal = _device_principal(gateway, authorization)
     try:
-        return _json(await gateway.accept_batch(principal, body))
+        async with gateway.uploads.slot():
+            return _json(await gateway.accept_batch(principal, body))
+    except Busy as exc:
+        metrics.UPLOADS_SHED.inc()
+        raise ApiError(
+            503,
+            f"busy, not stored, try again later: {exc}",
+            {"Retry-After": str(_spread(gateway.settings.retry_after_s))},
+        ) from None
     except BrokerUnavailable as exc:
         raise _unavailable(exc, gateway.settings.retry_after_s) from None
+
+
+def _spread(seconds: int) -> int:
+    """A retry delay between ``seconds`` and twice that, drawn per answer: the uploads a storm
+    turned away come back spread out, not all in the same second."""
+    return seconds + random.randint(0, seconds)  # noqa: S311 - spreading load, not a secret
 
 
 INGEST_ROUTES: dict[str, IngestHandler] = {

@@ -117,6 +117,28 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         )
     )
 
+    storm = f.get("storm")
+    if storm:
+        answers = storm["statuses"]
+        rows.append(
+            (
+                f"reconnect storm: {storm['connections']} batteries upload 500 readings each at "
+                f"once to {storm['workers']} worker, a refused upload sent again after its "
+                "Retry-After⁴",
+                f"{_fmt(storm['readings_per_s'])} readings/s taken; uploads answered 200: "
+                f"{answers.get('200', 0):,}, 503: {answers.get('503', 0):,}, other: "
+                f"{sum(n for code, n in answers.items() if code not in ('200', '503')):,} "
+                f"(+{storm['errors']} transport errors); answer p99 "
+                f"{_fmt(storm['latency_ms']['p99'])} ms; gateway peak "
+                f"{storm['gateway_rss_mb_peak']:.0f} MB",
+                f"the same worker at 32 connections: "
+                f"{_fmt(storm['anchor_batch_readings_per_s'])} readings/s",
+                f"{storm['readings_per_s'] / storm['anchor_batch_readings_per_s']:.2f}×",
+                "≤ 150 MB resident",
+                _goal(storm["gateway_rss_mb_peak"] <= 150),
+            )
+        )
+
     lines = [
         "# Benchmarks",
         "",
@@ -152,6 +174,12 @@ def write_report(result: dict[str, Any], path: Path) -> None:
             if "probe_gap" in latency
             else ", its probes 0.2 s apart."
         ),
+        "",
+        "⁴ Each worker works on at most 8 uploads at once and lets 32 more wait "
+        "(`BATTERYHUB_UPLOAD_SLOTS`, `BATTERYHUB_UPLOAD_QUEUE`); one beyond both is answered "
+        "503 with a Retry-After of 5–10 s before any of its work, and none of its readings is "
+        "stored. The load generator's connections wait out that Retry-After, as batteries "
+        "backing off do; 503 answers are counted, not the readings they carried.",
         "",
         "## How the figures grow",
         "",

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -101,6 +102,7 @@ def loadgen(
     rate: float = 0,
     batch: int = 100,
     warmup: float = 2,
+    honor_retry_after: bool = False,
 ) -> dict[str, Any]:
     out = ROOT / ".run" / f"loadgen-{uuid.uuid4().hex[:6]}.json"
     command = [
@@ -124,6 +126,8 @@ def loadgen(
     ]
     if tokens is not None:
         command += ["-tokens", str(tokens)]
+    if honor_retry_after:
+        command.append("-honor-retry-after")
     command += DEVICE_CLOCK.args()
     subprocess.run(command, check=True, capture_output=True)
     result: dict[str, Any] = json.loads(out.read_text())
@@ -596,6 +600,51 @@ class Bench:
             }
         self.figures["gateway_scaling"] = scaling
 
+    def storm(self) -> None:
+        """A reconnect storm: STORM_CONNECTIONS batteries each flushing 500 buffered readings
+        at once against the one worker `make up` starts, every refused upload sent again after
+        its Retry-After, as firmware backing off does. The worker takes what its upload slots
+        allow and refuses the rest at once (webhook_gateway.admission); its memory is sampled
+        throughout. Beside it, the same worker at BATCH_CONNECTIONS (the scaling table's
+        1-worker batch figure)."""
+        self.gateway_workers(1)
+        pid = self.system.pid("webhook-gateway")
+        assert pid is not None
+        peak = [rss_mb(pid)]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.2):
+                peak.append(rss_mb(pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            result = loadgen(
+                f"{self.gateway}/webhook/live-data/batch",
+                "batch",
+                self.tokens,
+                self.seconds(15),
+                STORM_CONNECTIONS,
+                batch=500,
+                honor_retry_after=True,
+            )
+        finally:
+            done.set()
+            sampler.join()
+        self.figures["storm"] = {
+            "connections": STORM_CONNECTIONS,
+            "workers": 1,
+            "readings_per_s": result["readings_per_s"],
+            "statuses": result["statuses"],
+            "errors": result["errors"],
+            "latency_ms": result["latency_ms"],
+            "gateway_rss_mb_peak": max(peak),
+            "anchor_batch_readings_per_s": self.figures["gateway_scaling"][1][
+                "batch_readings_per_s"
+            ],
+        }
+
     # --- 7. query latency at 1M and 10M stored readings -------------------------------------
 
     async def query_latency(self, hub: Hub, sizes: list[int]) -> None:
@@ -654,6 +703,7 @@ class Bench:
 # loop of few connections would measure the ack round trip, not the gateway.
 SINGLE_CONNECTIONS = 256
 BATCH_CONNECTIONS = 32
+STORM_CONNECTIONS = 512
 """Uploads in flight in the batch endpoint's figures. The gateway's workers share one
 listening socket and the kernel decides which accepts a connection: of 8 connections, 6:2
 splits were seen, and two runs gave a 2-worker figure near that of 1 worker (17,300
@@ -869,6 +919,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await bench.latency(hub, max(sustained_rate / 2, 100), 20 if args.quick else 100)
         async with bench.gateway_alone(hub):
             bench.gateway_scaling()
+            bench.storm()
         await bench.query_latency(
             hub, [100_000, 1_000_000] if args.quick else [1_000_000, 10_000_000]
         )

@@ -135,3 +135,18 @@ func TestScanAccepted(t *testing.T) {
 		t.Fatal("found accepted in an error body")
 	}
 }
+
+func TestRetryAfter(t *testing.T) {
+	for header, want := range map[string]time.Duration{
+		"7":                             7 * time.Second,
+		" 3 ":                           3 * time.Second,
+		"0":                             0,
+		"":                              0,
+		"-2":                            0,
+		"Wed, 21 Oct 2026 07:28:00 GMT": 0,
+	} {
+		if got := retryAfter(header); got != want {
+			t.Errorf("retryAfter(%q) = %v, want %v", header, got, want)
+		}
+	}
+}

@@ -55,6 +55,9 @@ type config struct {
 	seed        uint64
 	out         string
 	start       string
+	// honorRetryAfter: after a 429 or 503 with Retry-After, the worker waits that long before
+	// its next request, as batteries backing off do (a storm's refused uploads come back later).
+	honorRetryAfter bool
 }
 
 func main() {
@@ -81,6 +84,7 @@ func run(args []string) int {
 	fs.Float64Var(&c.errorRate, "error-rate", 0.03, "fraction of readings with 1-2 known fault codes")
 	fs.Float64Var(&c.unknownRate, "unknown-rate", 0.005, "fraction of readings with an unknown fault code")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed for payload values and choices")
+	fs.BoolVar(&c.honorRetryAfter, "honor-retry-after", false, "after a 429 or 503 with Retry-After (seconds), wait that long before the worker's next request")
 	fs.StringVar(&c.out, "out", "", "JSON result file (default: stdout)")
 	fs.StringVar(&c.start, "start", "", "device time (RFC 3339, UTC) of each battery's first reading; later readings go back 1 s each (default: now-72h)")
 	if err := fs.Parse(args); err != nil {
@@ -346,7 +350,17 @@ func (r *runner) work(ctx context.Context, w uint64, st *workerStats) {
 	if openLoop {
 		nsPerSlot = 1e9 / r.c.rate
 	}
+	var backoff time.Duration
 	for {
+		if backoff > 0 {
+			// never past the window: a worker still asleep then would hold up the run's end
+			if wake := time.Now().Add(backoff); wake.Before(r.measureEnd) {
+				time.Sleep(backoff)
+			} else {
+				time.Sleep(time.Until(r.measureEnd))
+			}
+			backoff = 0
+		}
 		var sched time.Time
 		if openLoop {
 			k := r.slot.Add(1) - 1
@@ -374,6 +388,9 @@ func (r *runner) work(ctx context.Context, w uint64, st *workerStats) {
 		var accepted int64
 		if err == nil {
 			status = resp.StatusCode
+			if r.c.honorRetryAfter && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+				backoff = retryAfter(resp.Header.Get("Retry-After"))
+			}
 			ok := status >= 200 && status < 300
 			if ok && r.c.mode == "batch" {
 				rbuf.Reset()
@@ -425,6 +442,15 @@ func (r *runner) work(ctx context.Context, w uint64, st *workerStats) {
 		}
 		st.lat = append(st.lat, int64(done.Sub(sched)))
 	}
+}
+
+// retryAfter is a Retry-After header's delay in seconds; 0 for none, a date or nonsense.
+func retryAfter(header string) time.Duration {
+	seconds, err := strconv.Atoi(strings.TrimSpace(header))
+	if err != nil || seconds < 0 {
+		return 0
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 func (r *runner) newRequest(ctx context.Context, rng *rand.Rand) (*http.Request, int) {

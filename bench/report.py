@@ -122,8 +122,8 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         answers = storm["statuses"]
         rows.append(
             (
-                f"reconnect storm: {storm['connections']} batteries upload 500 readings each at "
-                f"once to {storm['workers']} worker, a refused upload sent again after its "
+                f"reconnect storm: {storm['connections']} uploads of 500 readings at once to "
+                f"{storm['workers']} worker, a connection answered 503 waiting out its "
                 "Retry-After⁴",
                 f"{_fmt(storm['readings_per_s'])} readings/s taken; uploads answered 200: "
                 f"{answers.get('200', 0):,}, 503: {answers.get('503', 0):,}, other: "
@@ -174,12 +174,20 @@ def write_report(result: dict[str, Any], path: Path) -> None:
             if "probe_gap" in latency
             else ", its probes 0.2 s apart."
         ),
-        "",
-        "⁴ Each worker works on at most 8 uploads at once and lets 32 more wait "
-        "(`BATTERYHUB_UPLOAD_SLOTS`, `BATTERYHUB_UPLOAD_QUEUE`); one beyond both is answered "
-        "503 with a Retry-After of 5–10 s before any of its work, and none of its readings is "
-        "stored. The load generator's connections wait out that Retry-After, as batteries "
-        "backing off do; 503 answers are counted, not the readings they carried.",
+        *(
+            [
+                "",
+                "⁴ Each worker works on at most 8 uploads at once and lets 32 more wait, each "
+                "at most 2 s (`BATTERYHUB_UPLOAD_SLOTS`, `_QUEUE`, `_WAIT_S`); an upload beyond "
+                "them is answered 503 with a Retry-After of 5–10 s before any of its work, and "
+                "none of its readings is stored. The 512 connections share the fleet's battery "
+                "tokens; one answered 503 waits out the Retry-After before its next upload, as "
+                "batteries backing off do. Counted from 2 s after the storm begins: 503 answers "
+                "are counted, not the readings they carried.",
+            ]
+            if storm
+            else []
+        ),
         "",
         "## How the figures grow",
         "",

@@ -180,10 +180,11 @@ def test_each_process_gets_only_the_secrets_it_needs() -> None:
     assert secrets["notifier"] == {"BATTERYHUB_DATABASE_URL"}
 
 
-def test_the_gateway_gets_its_upload_slots_and_queue_from_values() -> None:
+def test_the_gateway_gets_its_upload_admission_from_values() -> None:
     env = _env(_deployment(rendered(), "webhook-gateway"))
     assert env["BATTERYHUB_UPLOAD_SLOTS"]["value"] == "8"
     assert env["BATTERYHUB_UPLOAD_QUEUE"]["value"] == "32"
+    assert env["BATTERYHUB_UPLOAD_WAIT_S"]["value"] == "2"
 
 
 def test_production_values_use_the_existing_secret_sasl_ssl_and_tls() -> None:

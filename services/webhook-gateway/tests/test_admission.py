@@ -12,7 +12,7 @@ async def _hold(admission: Admission, entered: list[int], n: int, release: async
 
 
 async def test_uploads_beyond_the_slots_wait_in_arrival_order() -> None:
-    admission = Admission(slots=2, queue=3)
+    admission = Admission(slots=2, queue=3, wait_s=5)
     entered: list[int] = []
     release = [asyncio.Event() for _ in range(5)]
     tasks = [asyncio.create_task(_hold(admission, entered, n, release[n])) for n in range(5)]
@@ -31,7 +31,7 @@ async def test_uploads_beyond_the_slots_wait_in_arrival_order() -> None:
 
 
 async def test_an_upload_is_refused_at_once_when_slots_and_queue_are_full() -> None:
-    admission = Admission(slots=1, queue=1)
+    admission = Admission(slots=1, queue=1, wait_s=5)
     release = asyncio.Event()
     entered: list[int] = []
     tasks = [asyncio.create_task(_hold(admission, entered, n, release)) for n in range(2)]
@@ -46,7 +46,7 @@ async def test_an_upload_is_refused_at_once_when_slots_and_queue_are_full() -> N
 
 
 async def test_a_slot_is_given_back_when_the_upload_fails_or_its_wait_is_cancelled() -> None:
-    admission = Admission(slots=1, queue=1)
+    admission = Admission(slots=1, queue=1, wait_s=5)
     with pytest.raises(RuntimeError):
         async with admission.slot():
             raise RuntimeError("Kafka away")
@@ -66,6 +66,24 @@ async def test_a_slot_is_given_back_when_the_upload_fails_or_its_wait_is_cancell
         assert (admission.working, admission.waiting) == (1, 0)
 
 
-def test_an_admission_needs_a_slot() -> None:
+async def test_an_upload_that_waits_too_long_is_refused_and_leaves_the_queue() -> None:
+    """As while Kafka is away: the upload in the slot waits out the produce timeout."""
+    admission = Admission(slots=1, queue=4, wait_s=0.05)
+    release = asyncio.Event()
+    holder = asyncio.create_task(_hold(admission, [], 0, release))
+    await asyncio.sleep(0)
+    with pytest.raises(Busy, match=r"no upload slot came free within 0\.05 s"):
+        async with admission.slot():
+            pytest.fail("the slot was never free")
+    assert (admission.working, admission.waiting) == (1, 0)
+    release.set()
+    await holder
+    async with admission.slot():
+        assert admission.working == 1
+
+
+def test_an_admission_needs_a_slot_and_a_wait() -> None:
     with pytest.raises(ValueError):
-        Admission(slots=0, queue=4)
+        Admission(slots=0, queue=4, wait_s=5)
+    with pytest.raises(ValueError):
+        Admission(slots=1, queue=4, wait_s=0)

@@ -17,10 +17,11 @@ class Settings(ServiceSettings):
     retry_after_s: int = Field(default=5, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # Batch uploads worked on at once per worker, and how many more may wait for a turn; any
-    # beyond both are answered 503 at once (see webhook_gateway.admission).
+    # Batch uploads worked on at once per worker, how many more may wait for a turn and how
+    # long; any beyond are answered 503 (see webhook_gateway.admission).
     upload_slots: int = Field(default=8, ge=1, le=1000)
     upload_queue: int = Field(default=32, ge=0, le=10000)
+    upload_wait_s: float = Field(default=2.0, gt=0, le=60)
     registry_catch_up_timeout_s: float = Field(default=30.0, gt=0)
     # Brute-force limits of the login endpoint, per process (see batteryhub_platform.login_guard).
     login_max_failures: int = Field(default=10, ge=1)

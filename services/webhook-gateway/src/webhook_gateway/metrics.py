@@ -18,7 +18,7 @@ BROKER_UNAVAILABLE = Counter(
 )
 UPLOADS_SHED = Counter(
     "gateway_uploads_shed_total",
-    "Batch uploads answered 503 at once: every upload slot taken and the queue full",
+    "Batch uploads answered 503 before any of their work: no upload slot came free",
 )
 LOGINS = Counter("gateway_battery_logins_total", "Battery logins, by outcome", ["outcome"])
 REGISTRY_SIZE = Gauge("gateway_registry_batteries", "Batteries known to this replica")

@@ -85,7 +85,9 @@ class Gateway:
         self._raw_topic = full_name(READINGS_RAW, self.settings.topic_prefix)
         self._registry_topic = full_name(REGISTRY, self.settings.topic_prefix)
         self._verified = VerifiedTokens()
-        self.uploads = Admission(self.settings.upload_slots, self.settings.upload_queue)
+        self.uploads = Admission(
+            self.settings.upload_slots, self.settings.upload_queue, self.settings.upload_wait_s
+        )
 
     # --- authentication -------------------------------------------------------------
 

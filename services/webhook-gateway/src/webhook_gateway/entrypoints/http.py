@@ -225,7 +225,9 @@ async def _live_data(gateway: Gateway, authorization: str | None, body: bytes) -
 )
 async def live_data_batch(request: Request) -> Response:
     """Up to 500 direct-format readings buffered by a battery. Each item is accepted or
-    rejected with a reason; 200 means every accepted item is stored."""
+    rejected with a reason; 200 means every accepted item is stored. 503 with Retry-After
+    means none is: Kafka did not acknowledge, or the worker had no upload slot free (a
+    reconnect storm); send the same batch again after the Retry-After."""
     return await _through_route(request, _live_data_batch)
 
 

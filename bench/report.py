@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from webhook_gateway.config import Settings as GatewaySettings
+
 
 def _fmt(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
@@ -177,13 +179,7 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         *(
             [
                 "",
-                "⁴ Each worker works on at most 8 uploads at once and lets 32 more wait, each "
-                "at most 2 s (`BATTERYHUB_UPLOAD_SLOTS`, `_QUEUE`, `_WAIT_S`); an upload beyond "
-                "them is answered 503 with a Retry-After of 5–10 s before any of its work, and "
-                "none of its readings is stored. The 512 connections share the fleet's battery "
-                "tokens; one answered 503 waits out the Retry-After before its next upload, as "
-                "batteries backing off do. Counted from 2 s after the storm begins: 503 answers "
-                "are counted, not the readings they carried.",
+                _storm_note(storm["connections"]),
             ]
             if storm
             else []
@@ -207,6 +203,22 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         *_latency_section(latency),
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _storm_note(connections: int) -> str:
+    """The storm row's footnote, with the gateway's own defaults (the bench runs with them)."""
+    default = {name: field.default for name, field in GatewaySettings.model_fields.items()}
+    retry = default["retry_after_s"]
+    return (
+        f"⁴ Each worker works on at most {default['upload_slots']} uploads at once and lets "
+        f"{default['upload_queue']} more wait, each at most {default['upload_wait_s']:g} s "
+        "(`BATTERYHUB_UPLOAD_SLOTS`, `_QUEUE`, `_WAIT_S`); an upload beyond them is answered "
+        f"503 with a Retry-After of {retry}–{2 * retry} s before any of its work, and none of "
+        f"its readings is stored. The {connections} connections share the fleet's battery "
+        "tokens; one answered 503 waits out the Retry-After before its next upload, as "
+        "batteries backing off do. Counted from 2 s after the storm begins: 503 answers are "
+        "counted, not the readings they carried."
+    )
 
 
 def _stored_section(f: dict[str, Any]) -> list[str]:

@@ -262,3 +262,16 @@ async def eventually(
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(interval_s)
+
+
+async def wait_until_ready(client: httpx.AsyncClient, what: str, timeout_s: float = 60) -> None:
+    """Poll a process started by a test (its own port) until its ``/ready`` answers 200."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if (await client.get("/ready")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{what} never became ready"
+        await asyncio.sleep(0.3)

@@ -354,11 +354,7 @@ func (r *runner) work(ctx context.Context, w uint64, st *workerStats) {
 	for {
 		if backoff > 0 {
 			// never past the window: a worker still asleep then would hold up the run's end
-			if wake := time.Now().Add(backoff); wake.Before(r.measureEnd) {
-				time.Sleep(backoff)
-			} else {
-				time.Sleep(time.Until(r.measureEnd))
-			}
+			time.Sleep(min(backoff, time.Until(r.measureEnd)))
 			backoff = 0
 		}
 		var sched time.Time

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from deploy.local.run import PYTHON, ROOT
-from tests.hub import Hub, eventually, free_port, new_hub_id
+from tests.hub import Hub, eventually, free_port, new_hub_id, wait_until_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -62,18 +62,6 @@ def _first_difference(live: Any, rebuilt: Any, path: str = "") -> str:
     return f"{path}: live {str(live)[:300]} != rebuilt {str(rebuilt)[:300]}"
 
 
-async def _wait_until_up(client: httpx.AsyncClient, timeout_s: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
-            if (await client.get("/ready")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert asyncio.get_running_loop().time() < deadline, "the rebuilt query API never came up"
-        await asyncio.sleep(0.3)
-
-
 async def test_a_projection_rebuilt_from_the_log_answers_identically(hub: Hub) -> None:
     hub_id = new_hub_id()
     batteries = []
@@ -117,7 +105,7 @@ async def test_a_projection_rebuilt_from_the_log_answers_identically(hub: Hub) -
     system.start("query-api", instance="-replay", port=query_port, extra_env=rebuilt_env)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{query_port}", timeout=30) as c:
-            await _wait_until_up(c)
+            await wait_until_ready(c, "the rebuilt query API")
 
             async def same() -> str:
                 rebuilt = await _answers(c, scope, batteries)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.hub import Hub, free_port
+from tests.hub import Hub, free_port, wait_until_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -49,15 +49,7 @@ async def _narrow(hub: Hub) -> AsyncIterator[httpx.AsyncClient]:
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
-            else:
-                pytest.fail("the narrow gateway never became ready")
+            await wait_until_ready(client, "the narrow gateway")
             yield client
     finally:
         hub.system.stop("webhook-gateway-narrow")

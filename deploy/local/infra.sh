@@ -312,6 +312,8 @@ max_connections = 200
 fsync = on
 synchronous_commit = on
 full_page_writes = on
+# the bench dates when a probe's reading became visible by its transaction's commit
+track_commit_timestamp = on
 # 2-core / test box sizing
 shared_buffers = 256MB
 effective_cache_size = 1GB

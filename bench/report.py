@@ -218,6 +218,16 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         "|---|---|",
         *[f"| {n} | {_fmt(v)} |" for n, v in f["decoder_scaling"].items()],
         "",
+        *(
+            [
+                "| projector instances (one group, a fresh database each) | rows/s |",
+                "|---|---|",
+                *[f"| {n} | {_fmt(v)} |" for n, v in f["projector_scaling"].items()],
+                "",
+            ]
+            if "projector_scaling" in f
+            else []
+        ),
         *_stored_section(f),
         *_cpu_section(sustained, m["cpus"]),
         *_latency_section(latency),

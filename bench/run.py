@@ -400,23 +400,7 @@ class Bench:
             "ratio": decoder / anchor,
         }
         database = f"{self.system.database}_iso"
-        await _create_database(self.system, database)
-        subprocess.run(
-            [str(PYTHON), "-m", "query_api.entrypoints.migrate"],
-            cwd=ROOT,
-            check=True,
-            env={
-                **self.system.env(),
-                "BATTERYHUB_DATABASE_URL": self.system.database_url(database),
-            },
-        )
-        projector = await self._drain(
-            "query-projector",
-            iso,
-            READINGS_DECODED,
-            1,
-            {"BATTERYHUB_DATABASE_URL": self.system.database_url(database)},
-        )
+        projector = await self._project_afresh(iso, database, 1)
         copy_rate = await _copy_anchor(
             self.system,
             iso + READINGS_DECODED,
@@ -451,9 +435,33 @@ class Bench:
                 "error-decoder", scale, READINGS_RAW, instances
             )
         self.figures["decoder_scaling"] = scaling
+        # The projector's instances, each count into a fresh database of its own, from the
+        # decoded topic the projection figure read (one decoding of the records).
+        projector_scaling = {1: projector * per_record}
+        for instances in (2, 4):
+            database = f"{self.system.database}_iso{instances}"
+            rate = await self._project_afresh(iso, database, instances)
+            projector_scaling[instances] = rate * per_record
+            await _on_server(self.system, _drop(database), "CHECKPOINT")
+        self.figures["projector_scaling"] = projector_scaling
         for service in CONSUMERS:
             self.system.start(service)
         self.system.wait_ready()
+
+    async def _project_afresh(self, prefix: str, database: str, instances: int) -> float:
+        """Records/s of ``instances`` projectors draining ``prefix``'s decoded topic into
+        ``database``, created and migrated first (it is left for the caller)."""
+        await _create_database(self.system, database)
+        url = self.system.database_url(database)
+        subprocess.run(
+            [str(PYTHON), "-m", "query_api.entrypoints.migrate"],
+            cwd=ROOT,
+            check=True,
+            env={**self.system.env(), "BATTERYHUB_DATABASE_URL": url},
+        )
+        return await self._drain(
+            "query-projector", prefix, READINGS_DECODED, instances, {"BATTERYHUB_DATABASE_URL": url}
+        )
 
     async def _drain(
         self,
@@ -882,7 +890,10 @@ async def _clean_up(system: LocalSystem) -> None:
     """Drop the run's databases (the 10M-reading one is several GB) and topics."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    await _on_server(system, _drop(system.database), _drop(f"{system.database}_iso"))
+    await _on_server(
+        system,
+        *(_drop(f"{system.database}{suffix}") for suffix in ("", "_iso", "_iso2", "_iso4")),
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka)
     await admin.start()
     try:

@@ -228,6 +228,16 @@ def write_report(result: dict[str, Any], path: Path) -> None:
             if "projector_scaling" in f
             else []
         ),
+        *(
+            [
+                "| notifier instances (one group, a fresh store each) | readings/s |",
+                "|---|---|",
+                *[f"| {n} | {_fmt(v)} |" for n, v in f["notifier_scaling"].items()],
+                "",
+            ]
+            if "notifier_scaling" in f
+            else []
+        ),
         *_stored_section(f),
         *_cpu_section(sustained, m["cpus"]),
         *_latency_section(latency),

@@ -51,6 +51,8 @@ from tests.hub import Hub, free_port
 
 LOADGEN = ROOT / ".cache" / "bin" / "loadgen"
 CONSUMERS = ("error-decoder", "notifier", "query-projector")
+MIGRATIONS = {"query-projector": "query_api", "notifier": "notifier"}
+"""The package whose migrations make a service's database."""
 DOCS = ROOT / "docs"
 
 
@@ -444,6 +446,16 @@ class Bench:
             projector_scaling[instances] = rate * per_record
             await _on_server(self.system, _drop(database), "CHECKPOINT")
         self.figures["projector_scaling"] = projector_scaling
+        # The notifier's instances the same way, each into a fresh store of its own. Every
+        # run also reads the isolated notifications topic (for read events; it holds only
+        # what the runs before raised, which the rule ignores).
+        notifier_scaling = {}
+        for instances in SCALING_INSTANCES:
+            database = f"{self.system.database}_notify{instances}"
+            rate = await self._drain_afresh("notifier", iso, READINGS_DECODED, database, instances)
+            notifier_scaling[instances] = rate * per_record
+            await _on_server(self.system, _drop(database), "CHECKPOINT")
+        self.figures["notifier_scaling"] = notifier_scaling
         for service in CONSUMERS:
             self.system.start(service)
         self.system.wait_ready()
@@ -451,16 +463,25 @@ class Bench:
     async def _project_afresh(self, prefix: str, database: str, instances: int) -> float:
         """Records/s of ``instances`` projectors draining ``prefix``'s decoded topic into
         ``database``, created and migrated first (it is left for the caller)."""
+        return await self._drain_afresh(
+            "query-projector", prefix, READINGS_DECODED, database, instances
+        )
+
+    async def _drain_afresh(
+        self, service: str, prefix: str, topic: str, database: str, instances: int
+    ) -> float:
+        """``_drain`` of a service that writes to PostgreSQL, into ``database``, created and
+        migrated by the service's own migrations first (it is left for the caller)."""
         await _create_database(self.system, database)
         url = self.system.database_url(database)
         subprocess.run(
-            [str(PYTHON), "-m", "query_api.entrypoints.migrate"],
+            [str(PYTHON), "-m", f"{MIGRATIONS[service]}.entrypoints.migrate"],
             cwd=ROOT,
             check=True,
             env={**self.system.env(), "BATTERYHUB_DATABASE_URL": url},
         )
         return await self._drain(
-            "query-projector", prefix, READINGS_DECODED, instances, {"BATTERYHUB_DATABASE_URL": url}
+            service, prefix, topic, instances, {"BATTERYHUB_DATABASE_URL": url}
         )
 
     async def _drain(
@@ -740,7 +761,7 @@ RAW_EVENT_BYTES = 640  # a ReadingReceived event of a full 31-field reading, as 
 READINGS_PER_RECORD = MAX_READINGS_PER_RECORD
 SUSTAINED_BATCH = 500  # readings per request in the sustained runs
 PROBE_GAP_S = 0.2  # mean gap between latency probes
-SCALING_INSTANCES = (1, 2, 4)  # consumer instances in the decoder's and projector's scaling
+SCALING_INSTANCES = (1, 2, 4)  # consumer instances in each consumer's scaling runs
 PROBE_POLL_S = 0.05  # a probe's wait between two queries for its reading (see latency)
 _COMMITTED_AT = (
     "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin)) FROM query.readings "
@@ -904,6 +925,7 @@ async def _clean_up(system: LocalSystem) -> None:
         _drop(system.database),
         _drop(f"{system.database}_iso"),
         *(_drop(f"{system.database}_iso{n}") for n in SCALING_INSTANCES),
+        *(_drop(f"{system.database}_notify{n}") for n in SCALING_INSTANCES),
     )
     admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka)
     await admin.start()

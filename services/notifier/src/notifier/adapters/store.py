@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ARRAY, BigInteger, DateTime, Text, bindparam, select, text, update
+from sqlalchemy import ARRAY, BigInteger, DateTime, Text, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,8 +46,16 @@ _ADD = (
     )
     .columns(notifications.c.id)
 )
-"""Each statement is one whatever the number of rows, compiled once: a multi-row VALUES is
-a new statement for each length, and compiling those was a tenth of the notifier's CPU."""
+_OPEN = select(notifications.c.battery_id, notifications.c.code, notifications.c.id).where(
+    notifications.c.battery_id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+    notifications.c.is_read.is_(False),
+)
+_NOTIFIED = select(notifications.c.reading_id, notifications.c.code, notifications.c.event).where(
+    notifications.c.reading_id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+)
+"""Each statement is one whatever the number of rows (an array, not an ``IN`` list), so one
+prepared statement serves every batch: a multi-row VALUES or an ``IN`` list is a new
+statement for each length, and compiling the VALUES was a tenth of the notifier's CPU."""
 
 
 class NotificationStore:
@@ -68,11 +76,7 @@ class NotificationStore:
         ids = sorted(set(battery_ids))
         unread: dict[int, dict[str, int]] = defaultdict(dict)
         if ids:
-            rows = await self._c.execute(
-                select(notifications.c.battery_id, notifications.c.code, notifications.c.id).where(
-                    notifications.c.battery_id.in_(ids), notifications.c.is_read.is_(False)
-                )
-            )
+            rows = await self._c.execute(_OPEN, {"ids": ids})
             for battery_id, code, notification_id in rows:
                 unread[battery_id][code] = notification_id
         return {b: OpenAlerts(b, unread.get(b, {})) for b in ids}
@@ -83,11 +87,7 @@ class NotificationStore:
         ids = list(set(reading_ids))
         found: dict[uuid.UUID, dict[str, NotificationRaised]] = defaultdict(dict)
         if ids:
-            rows = await self._c.execute(
-                select(
-                    notifications.c.reading_id, notifications.c.code, notifications.c.event
-                ).where(notifications.c.reading_id.in_(ids))
-            )
+            rows = await self._c.execute(_NOTIFIED, {"ids": ids})
             for reading_id, code, event in rows:
                 found[reading_id][code] = NotificationRaised.model_validate(event)
         return found

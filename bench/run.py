@@ -53,6 +53,9 @@ LOADGEN = ROOT / ".cache" / "bin" / "loadgen"
 CONSUMERS = ("error-decoder", "notifier", "query-projector")
 MIGRATIONS = {"query-projector": "query_api", "notifier": "notifier"}
 """The package whose migrations make a service's database."""
+SCALING_FIGURES = {"query-projector": "projector_scaling", "notifier": "notifier_scaling"}
+SCALING_DATABASES = {"query-projector": "iso", "notifier": "notify"}
+"""The suffix (before the instance count) of a scaling run's database."""
 DOCS = ROOT / "docs"
 
 
@@ -394,7 +397,7 @@ class Bench:
         decoder = await self._drain("error-decoder", iso, READINGS_RAW, 1)
         per_record = await readings_per_record(self.system.kafka, iso + READINGS_RAW)
         database = f"{self.system.database}_iso"
-        projector = await self._project_afresh(iso, database, 1)
+        projector = await self._drain_afresh("query-projector", iso, database, 1)
         copy_rate = await _copy_anchor(
             self.system,
             iso + READINGS_DECODED,
@@ -445,41 +448,39 @@ class Bench:
             "rounds_msgs_per_s": decoder_rounds,
             "anchor_rounds_msgs_per_s": anchor_rounds,
         }
-        # The projector's instances, each count into a fresh database of its own, from the
-        # decoded topic the projection figure read (one decoding of the records).
-        projector_scaling = {1: projector * per_record}
-        for instances in (n for n in SCALING_INSTANCES if n != 1):
-            database = f"{self.system.database}_iso{instances}"
-            rate = await self._project_afresh(iso, database, instances)
-            projector_scaling[instances] = rate * per_record
-            await _on_server(self.system, _drop(database), "CHECKPOINT")
-        self.figures["projector_scaling"] = projector_scaling
-        # The notifier's instances the same way, each into a fresh store of its own. Every
-        # run also reads the isolated notifications topic (for read events; it holds only
-        # what the runs before raised, which the rule ignores).
-        notifier_scaling = {}
-        for instances in SCALING_INSTANCES:
-            database = f"{self.system.database}_notify{instances}"
-            rate = await self._drain_afresh("notifier", iso, READINGS_DECODED, database, instances)
-            notifier_scaling[instances] = rate * per_record
-            await _on_server(self.system, _drop(database), "CHECKPOINT")
-        self.figures["notifier_scaling"] = notifier_scaling
+        # The projector's and the notifier's instances, from the decoded topic the projection
+        # figure read (one decoding of the records). The notifier's runs also read the
+        # isolated notifications topic (for read events; it holds only what the runs before
+        # raised, which the rule ignores).
+        for service, known in (("query-projector", {1: projector}), ("notifier", {})):
+            rates = await self._scale_afresh(service, iso, known)
+            self.figures[SCALING_FIGURES[service]] = {
+                n: rate * per_record for n, rate in rates.items()
+            }
         for service in CONSUMERS:
             self.system.start(service)
         self.system.wait_ready()
 
-    async def _project_afresh(self, prefix: str, database: str, instances: int) -> float:
-        """Records/s of ``instances`` projectors draining ``prefix``'s decoded topic into
-        ``database``, created and migrated first (it is left for the caller)."""
-        return await self._drain_afresh(
-            "query-projector", prefix, READINGS_DECODED, database, instances
-        )
+    async def _scale_afresh(
+        self, service: str, prefix: str, known: dict[int, float]
+    ) -> dict[int, float]:
+        """Records/s at each of ``SCALING_INSTANCES`` (those not already ``known``), each
+        count into a fresh database of its own, dropped after it and PostgreSQL
+        checkpointed, so the next count does not write behind its pages."""
+        rates = dict(known)
+        for instances in SCALING_INSTANCES:
+            if instances not in rates:
+                database = _scaling_database(self.system, service, instances)
+                rates[instances] = await self._drain_afresh(service, prefix, database, instances)
+                await _on_server(self.system, _drop(database), "CHECKPOINT")
+        return dict(sorted(rates.items()))
 
     async def _drain_afresh(
-        self, service: str, prefix: str, topic: str, database: str, instances: int
+        self, service: str, prefix: str, database: str, instances: int
     ) -> float:
-        """``_drain`` of a service that writes to PostgreSQL, into ``database``, created and
-        migrated by the service's own migrations first (it is left for the caller)."""
+        """``_drain`` of ``prefix``'s decoded topic by a service that writes to PostgreSQL,
+        into ``database``, created and migrated by the service's own migrations first (it
+        is left for the caller)."""
         await _create_database(self.system, database)
         url = self.system.database_url(database)
         subprocess.run(
@@ -489,7 +490,7 @@ class Bench:
             env={**self.system.env(), "BATTERYHUB_DATABASE_URL": url},
         )
         return await self._drain(
-            service, prefix, topic, instances, {"BATTERYHUB_DATABASE_URL": url}
+            service, prefix, READINGS_DECODED, instances, {"BATTERYHUB_DATABASE_URL": url}
         )
 
     async def _drain(
@@ -866,6 +867,10 @@ async def _require_commit_timestamps(system: LocalSystem) -> None:
         )
 
 
+def _scaling_database(system: LocalSystem, service: str, instances: int) -> str:
+    return f"{system.database}_{SCALING_DATABASES[service]}{instances}"
+
+
 def _drop(database: str) -> str:
     return f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
 
@@ -932,8 +937,11 @@ async def _clean_up(system: LocalSystem) -> None:
         system,
         _drop(system.database),
         _drop(f"{system.database}_iso"),
-        *(_drop(f"{system.database}_iso{n}") for n in SCALING_INSTANCES),
-        *(_drop(f"{system.database}_notify{n}") for n in SCALING_INSTANCES),
+        *(
+            _drop(_scaling_database(system, service, n))
+            for service in SCALING_DATABASES
+            for n in SCALING_INSTANCES
+        ),
     )
     admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka)
     await admin.start()

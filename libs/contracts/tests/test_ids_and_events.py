@@ -18,6 +18,7 @@ from batteryhub_contracts.events import (
     encode,
 )
 from batteryhub_contracts.ids import (
+    decoded_id_text,
     derived_id,
     derived_id_text,
     notification_id_for,
@@ -51,6 +52,22 @@ def test_derived_ids_are_the_uuid5_they_always_were():
     namespace = uuid.UUID("6f6a3c64-5d1e-4c0e-9a55-0b6e2b1f7a10")
     expected = uuid.UUID("532fa22d-7178-5939-a4d3-342650539b51")
     assert derived_id(parent, "decoded") == expected == uuid.uuid5(namespace, f"decoded:{parent}")
+
+
+def test_a_decoded_id_is_its_raw_id_as_version_8():
+    raw = "0b9e8a52-6c1c-4f43-8f3e-4b1b6a0f2d77"
+    assert decoded_id_text(raw) == "0b9e8a52-6c1c-8f43-8f3e-4b1b6a0f2d77"
+    assert uuid.UUID(decoded_id_text(raw)).version == 8
+
+
+@given(st.uuids(version=4), st.uuids(version=4), st.uuids(version=5))
+def test_decoded_ids_are_distinct_from_their_raw_ids_and_each_other(a, b, c):
+    decoded = {raw: uuid.UUID(decoded_id_text(str(raw))) for raw in (a, b, c)}
+    for raw, derived in decoded.items():
+        assert derived != raw
+        assert derived.version == 8
+        assert derived.int & ~(0xF << 76) == raw.int & ~(0xF << 76)  # only the version differs
+    assert (decoded[a] == decoded[b]) == (a == b)
 
 
 @given(st.uuids(), st.text(max_size=40))

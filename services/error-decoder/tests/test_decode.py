@@ -19,7 +19,6 @@ from batteryhub_contracts.events import (
     encode,
 )
 from batteryhub_contracts.fast import READING_DECODED_FAST, READING_RECEIVED_FAST, encode_fast
-from batteryhub_contracts.ids import derived_id
 from batteryhub_contracts.payload import METRIC_FIELDS
 from batteryhub_platform.consumer import Incoming
 from error_decoder import handlers
@@ -33,6 +32,11 @@ from error_decoder.domain.decode import (
 from error_decoder.handlers import RawToDecoded, decode_readings
 
 AT = datetime(2025, 12, 11, 14, 15, tzinfo=UTC)
+
+
+def decoded_id(raw_id: uuid.UUID) -> uuid.UUID:
+    """A decoded event's id: its raw event's with the version field (bits 76-79) set to 8."""
+    return uuid.UUID(int=raw_id.int & ~(0xF << 76) | 8 << 76)
 
 
 def raw(err: str | None, **fields: object) -> ReadingReceived:
@@ -90,7 +94,7 @@ def test_decoded_reading_keeps_the_reading_and_points_at_it():
     assert isinstance(result, ReadingDecoded)
     assert result.reading == reading.reading
     assert result.reading_id == reading.event_id
-    assert result.event_id == derived_id(reading.event_id, "decoded")
+    assert result.event_id == decoded_id(reading.event_id)
 
 
 def test_the_written_records_have_the_models_fields_in_their_order():
@@ -124,7 +128,7 @@ def test_a_batch_record_decodes_to_one_record_in_the_same_order():
     assert isinstance(result, ReadingsDecoded)
     assert [d.reading_id for d in result.readings] == [r.event_id for r in readings]
     assert [[e.code for e in d.errors] for d in result.readings] == [["T", "G"], [], ["Z"]]
-    assert result.event_id == derived_id(batch.event_id, "decoded")
+    assert result.event_id == decoded_id(batch.event_id)
 
 
 def test_the_handler_keys_records_by_battery_and_keeps_the_correlation_id():
@@ -275,11 +279,11 @@ def test_the_decoder_writes_what_the_models_would(batch, seconds, codec):
         event_id=uuid.uuid4(), occurred_at=AT + timedelta(seconds=seconds), readings=tuple(batch)
     )
     expected = ReadingsDecoded(
-        event_id=derived_id(record.event_id, "decoded"),
+        event_id=decoded_id(record.event_id),
         occurred_at=record.occurred_at,
         readings=tuple(
             ReadingDecoded(
-                event_id=derived_id(r.event_id, "decoded"),
+                event_id=decoded_id(r.event_id),
                 occurred_at=r.occurred_at,
                 reading_id=r.event_id,
                 reading=r.reading,

@@ -34,15 +34,12 @@ from batteryhub_contracts.events import (
     ReadingsReceived,
 )
 from batteryhub_contracts.fast import GATEWAY_METRICS, FastEventCodec
-from batteryhub_contracts.ids import derived_id_text, uuid_texts
+from batteryhub_contracts.ids import decoded_id_text, uuid_texts
 
 # The contract's own values, so the JSON written here cannot drift from the models.
 READING_DECODED_TYPE: str = ReadingDecoded.model_fields["type"].default
 READINGS_DECODED_TYPE: str = ReadingsDecoded.model_fields["type"].default
 READINGS_RECEIVED_TYPE: str = ReadingsReceived.model_fields["type"].default
-
-DECODED = "decoded"
-"""The role of a decoded reading's id, derived from its raw reading's."""
 
 JsonData = dict[str, Any]
 
@@ -136,7 +133,7 @@ def _decoded(
     id derives from the raw reading's, so decoding the same reading twice yields the same
     event."""
     return ReadingDecodedJson(
-        event_id=derived_id_text(reading_id, DECODED),
+        event_id=decoded_id_text(reading_id),
         occurred_at=occurred_at,
         schema_version=CURRENT_VERSION,
         type=READING_DECODED_TYPE,
@@ -157,7 +154,7 @@ def decode_event(raw: Any) -> tuple[int, ReadingDecodedJson | ReadingsDecodedJso
         return reading.battery_id, data
     readings = event.readings
     return readings[0].reading.battery_id, ReadingsDecodedJson(
-        event_id=derived_id_text(str(event.event_id), DECODED),
+        event_id=decoded_id_text(str(event.event_id)),
         occurred_at=written.occurred_at,
         schema_version=CURRENT_VERSION,
         type=READINGS_DECODED_TYPE,

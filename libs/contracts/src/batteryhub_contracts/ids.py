@@ -34,14 +34,15 @@ def reading_id_text(battery_id: int, measured_at: datetime) -> str:
 
 
 def derived_id(parent: uuid.UUID, role: str) -> uuid.UUID:
-    """The id of an event derived from another one (e.g. the decoded form of a raw reading)."""
+    """The id of an event derived from another one (e.g. a notification raised for a reading;
+    a decoded event's id is ``decoded_id_text``)."""
     return uuid.UUID(derived_id_text(str(parent), role))
 
 
 def derived_id_text(parent: str, role: str) -> str:
     """``derived_id`` on ids in their text form (``str(UUID)``): the same UUID-5, computed
-    without building ``UUID`` objects (a quarter of the time), for the decoder, which
-    derives one per reading."""
+    without building ``UUID`` objects (a quarter of the time), for the gateway, which
+    derives a batch record's id from its readings' ids."""
     return _uuid5_text(f"{role}:{parent}".encode())
 
 

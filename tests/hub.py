@@ -201,8 +201,9 @@ class Hub:
         )
 
     async def lags(self) -> dict[str, dict[str, int]]:
-        """Per consumer group (named as its service), the partitions it has not caught up
-        on: ``{"notifier": {"readings.decoded[3]": 32}}``."""
+        """Per consumer group (named as its service; on the cluster its id is that name under
+        the topic prefix), the partitions it has not caught up on:
+        ``{"notifier": {"readings.decoded[3]": 32}}``."""
         prefix = self.system.topic_prefix
         admin = AIOKafkaAdminClient(bootstrap_servers=self.system.kafka)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.system.kafka)
@@ -212,7 +213,7 @@ class Hub:
             lags: dict[str, dict[str, int]] = {}
             for group, topics in GROUP_TOPICS.items():
                 names = {prefix + t for t in topics}
-                positions = await group_positions(admin, consumer, group, names)
+                positions = await group_positions(admin, consumer, prefix + group, names)
                 assert {tp.topic for tp in positions} == names, f"topics missing: {names}"
                 lags[group] = {
                     f"{tp.topic}[{tp.partition}]": end - done

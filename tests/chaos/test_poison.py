@@ -96,7 +96,7 @@ async def test_one_percent_poison_is_dead_lettered_and_every_valid_reading_proce
 
     prefix = hub.system.topic_prefix
     readers = {
-        prefix + t: {g for g, topics in GROUP_TOPICS.items() if t in topics}
+        prefix + t: {prefix + g for g, topics in GROUP_TOPICS.items() if t in topics}
         for t in (READINGS_RAW, READINGS_DECODED, NOTIFICATIONS)
     }
     missing = []

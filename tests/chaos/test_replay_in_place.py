@@ -96,7 +96,7 @@ async def test_reset_every_group_and_rebuild_the_projections(
         connection = KafkaConnection(system.kafka)
         for group, topics in GROUP_TOPICS.items():
             replayed[group] = await reset_to_earliest(
-                connection, group, [system.topic_prefix + t for t in topics]
+                connection, system.topic_prefix + group, [system.topic_prefix + t for t in topics]
             )
         database = await asyncpg.connect(system.database_url(driver="postgresql"))
         try:

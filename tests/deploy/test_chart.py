@@ -187,6 +187,29 @@ def test_the_gateway_gets_its_upload_admission_from_values() -> None:
     assert env["BATTERYHUB_UPLOAD_WAIT_S"]["value"] == "2"
 
 
+def test_consumer_groups_follow_the_topic_prefix_unless_values_name_them(tmp_path: Path) -> None:
+    """No group id by default (each service names its group under the topic prefix); a
+    component's groupId is passed on as it is."""
+    for component in CONSUMERS:
+        env = _env(_deployment(rendered(), component))
+        assert not {"BATTERYHUB_GROUP_ID", "BATTERYHUB_PROJECTOR_GROUP_ID"} & set(env)
+    values = tmp_path / "groups.yaml"
+    values.write_text(
+        "errorDecoder: {groupId: decoder-blue}\n"
+        "notifier: {groupId: notifier-blue}\n"
+        "queryProjector: {groupId: projector-rebuild}\n"
+    )
+    manifests = rendered(values)
+    assert _env(_deployment(manifests, "error-decoder"))["BATTERYHUB_GROUP_ID"]["value"] == (
+        "decoder-blue"
+    )
+    assert _env(_deployment(manifests, "notifier"))["BATTERYHUB_GROUP_ID"]["value"] == (
+        "notifier-blue"
+    )
+    projector = _env(_deployment(manifests, "query-projector"))
+    assert projector["BATTERYHUB_PROJECTOR_GROUP_ID"]["value"] == "projector-rebuild"
+
+
 def test_production_values_use_the_existing_secret_sasl_ssl_and_tls() -> None:
     manifests = rendered(CHART / "ci" / "production-values.yaml")
     assert not [m for m in manifests if m["kind"] == "Secret"], "existingSecret: no chart Secret"

@@ -9,10 +9,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
 
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_RAW
 from deploy.local.run import SERVICES
-from tests.hub import Hub, eventually
+from tests.hub import GROUP_TOPICS, Hub, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +81,7 @@ async def test_poison_on_the_raw_topic_goes_to_dead_letters_and_the_pipeline_car
     assert int(headers["dlq-original-offset"]) >= 0
     assert int(headers["dlq-original-partition"]) >= 0
     assert b"undecodable" in headers["dlq-reason"]
-    assert headers["dlq-consumer"] == b"error-decoder"
+    assert headers["dlq-consumer"] == (hub.system.topic_prefix + "error-decoder").encode()
 
     async def still_flowing() -> None:
         found = await hub.notifications_of(battery_id)
@@ -105,6 +106,35 @@ async def test_the_correlation_id_of_a_request_travels_to_its_notifications(hub:
     )
     assert len(raised) == 1
     assert str(battery_id).encode() == raised[0].key
+
+
+async def test_the_consumer_groups_are_named_under_the_topic_prefix(hub: Hub) -> None:
+    """Deployments sharing a Kafka cluster under prefixes of their own share no consumer group:
+    this system's groups are its services' names under its prefix, they committed its topics,
+    and the bare names (another deployment's, or one without a prefix) hold none of them."""
+    battery_id, token = await hub.new_battery()
+    answer = await hub.gateway.post(
+        "/webhook/live-data",
+        json={"id": battery_id, "soc": 50, "err": "U"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200
+    await hub.settled()
+    prefix = hub.system.topic_prefix
+    assert prefix, "the tests' systems run under a topic prefix of their own"
+    admin = AIOKafkaAdminClient(bootstrap_servers=hub.system.kafka)
+    await admin.start()
+    try:
+        groups = {group for group, _ in await admin.list_consumer_groups()}
+        for service, topics in GROUP_TOPICS.items():
+            assert prefix + service in groups
+            committed = await admin.list_consumer_group_offsets(prefix + service)
+            assert {tp.topic for tp in committed} == {prefix + t for t in topics}
+            if service in groups:
+                bare = await admin.list_consumer_group_offsets(service)
+                assert not {tp.topic for tp in bare if tp.topic.startswith(prefix)}
+    finally:
+        await admin.close()
 
 
 async def test_every_answer_carries_security_headers(hub: Hub) -> None:

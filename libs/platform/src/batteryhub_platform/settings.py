@@ -51,6 +51,13 @@ class ServiceSettings(BaseSettings):
     def topic(self, name: str) -> str:
         return full_name(name, self.topic_prefix)
 
+    def consumer_group(self, group_id: str, name: str) -> str:
+        """A consumer group's id: ``group_id`` when set, else ``name`` under the topic prefix.
+        Deployments (or test runs) that share a Kafka cluster under prefixes of their own then
+        share no group: a shared group rebalances both at every join or leave, and an
+        in-place replay of one needs the other's consumers stopped too."""
+        return group_id or full_name(name, self.topic_prefix)
+
 
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATTERYHUB_", extra="ignore")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from batteryhub_platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    group_id: str = "error-decoder"
+    group_id: str = Field(
+        default="", description="The consumer group's id; empty: `<topic prefix>error-decoder`."
+    )
     max_records: int = Field(default=500, ge=1, le=10_000)
     # A consumer sends a whole batch's records at once and then waits for them: holding
     # them longer only adds idle time to every batch.
     produce_linger_ms: int = Field(default=0, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _group_under_prefix(self) -> Settings:
+        self.group_id = self.consumer_group(self.group_id, "error-decoder")
+        return self

@@ -21,7 +21,10 @@ class Settings(ServiceSettings, DatabaseSettings):
     admin_password: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    projector_group_id: str = "query-projector"
+    projector_group_id: str = Field(
+        default="",
+        description="The projector's consumer group; empty: `<topic prefix>query-projector`.",
+    )
     max_records: int = Field(default=500, ge=1, le=10_000)
     # Brute-force limits of the login endpoint, per process (see batteryhub_platform.login_guard).
     login_max_failures: int = Field(default=10, ge=1)
@@ -56,6 +59,11 @@ class Settings(ServiceSettings, DatabaseSettings):
             )
         if "*" in self.cors_origins:
             raise ValueError("BATTERYHUB_CORS_ORIGINS must list the SPA origins, not '*'")
+        return self
+
+    @model_validator(mode="after")
+    def _group_under_prefix(self) -> Settings:
+        self.projector_group_id = self.consumer_group(self.projector_group_id, "query-projector")
         return self
 
     @property

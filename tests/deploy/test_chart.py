@@ -208,6 +208,19 @@ def test_consumer_groups_follow_the_topic_prefix_unless_values_name_them(tmp_pat
     )
     projector = _env(_deployment(manifests, "query-projector"))
     assert projector["BATTERYHUB_PROJECTOR_GROUP_ID"]["value"] == "projector-rebuild"
+    # Two services in one group would each process only some of its partitions: refused.
+    result = template(extra=("--set", "errorDecoder.groupId=notifier"))
+    assert result.returncode != 0
+    assert 'errorDecoder and notifier would both join the consumer group "notifier"' in (
+        result.stderr
+    )
+    result = template(
+        extra=("--set", "topics.prefix=p.", "--set", "queryProjector.groupId=p.notifier")
+    )
+    assert result.returncode != 0
+    assert 'notifier and queryProjector would both join the consumer group "p.notifier"' in (
+        result.stderr
+    )
 
 
 def test_production_values_use_the_existing_secret_sasl_ssl_and_tls() -> None:

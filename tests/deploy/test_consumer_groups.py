@@ -1,4 +1,4 @@
-"""The consumer groups each service joins, as its environment names them."""
+"""The consumer group each service joins, as its environment names it."""
 
 from __future__ import annotations
 
@@ -6,48 +6,44 @@ import os
 from collections.abc import Callable
 
 import pytest
+from pydantic_settings import BaseSettings
 
 from error_decoder.config import Settings as DecoderSettings
 from notifier.config import Settings as NotifierSettings
 from query_api.config import Settings as QuerySettings
 
-KAFKA = {"kafka_bootstrap_servers": "kafka:9092"}
-DATABASE = {"database_url": "postgresql+asyncpg://u:p@db/batteryhub"}
-
-
-def _decoder(**env: str) -> str:
-    return DecoderSettings(**KAFKA, **env).group_id  # type: ignore[arg-type]
-
-
-def _notifier(**env: str) -> str:
-    return NotifierSettings(**KAFKA, **DATABASE, **env).group_id  # type: ignore[arg-type]
-
-
-def _projector(**env: str) -> str:
-    group = env.pop("group_id", None)
-    named = {"projector_group_id": group} if group is not None else {}
-    settings = QuerySettings(**KAFKA, **DATABASE, profile="local", **named, **env)  # type: ignore[arg-type]
-    return settings.projector_group_id
-
-
-GROUPS: dict[str, Callable[..., str]] = {
-    "error-decoder": _decoder,
-    "notifier": _notifier,
-    "query-projector": _projector,
+# Each service's settings class, its group's field and the variable that names the group.
+SERVICES: dict[str, tuple[Callable[[], BaseSettings], str, str]] = {
+    "error-decoder": (DecoderSettings, "group_id", "BATTERYHUB_GROUP_ID"),
+    "notifier": (NotifierSettings, "group_id", "BATTERYHUB_GROUP_ID"),
+    "query-projector": (QuerySettings, "projector_group_id", "BATTERYHUB_PROJECTOR_GROUP_ID"),
 }
 
 
 @pytest.fixture(autouse=True)
-def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only what each test passes: nothing from the environment it runs in."""
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What every service needs to start, and nothing from the environment the tests run in."""
     for name in os.environ:
         if name.startswith("BATTERYHUB_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("BATTERYHUB_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv("BATTERYHUB_DATABASE_URL", "postgresql+asyncpg://u:p@db/batteryhub")
+    monkeypatch.setenv("BATTERYHUB_PROFILE", "local")  # the query API's dev keys
 
 
-@pytest.mark.parametrize("name", list(GROUPS))
-def test_a_group_is_the_services_name_under_the_topic_prefix(name: str) -> None:
-    group = GROUPS[name]
-    assert group() == name  # no prefix: the names every deployment used before
-    assert group(topic_prefix="prod.") == f"prod.{name}"
-    assert group(topic_prefix="prod.", group_id="blue") == "blue"  # a named group as it is
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_a_group_is_the_services_name_under_the_topic_prefix(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, field, variable = SERVICES[service]
+
+    def group() -> str:
+        return str(getattr(settings(), field))
+
+    assert group() == service  # no prefix: the names every deployment used before
+    monkeypatch.setenv("BATTERYHUB_TOPIC_PREFIX", "prod.")
+    assert group() == f"prod.{service}"
+    monkeypatch.setenv(variable, "")  # as an empty Helm value or `VAR=` would set it
+    assert group() == f"prod.{service}"
+    monkeypatch.setenv(variable, "blue")  # a named group, as it is
+    assert group() == "blue"

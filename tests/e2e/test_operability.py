@@ -110,8 +110,9 @@ async def test_the_correlation_id_of_a_request_travels_to_its_notifications(hub:
 
 async def test_the_consumer_groups_are_named_under_the_topic_prefix(hub: Hub) -> None:
     """Deployments sharing a Kafka cluster under prefixes of their own share no consumer group:
-    this system's groups are its services' names under its prefix, they committed its topics,
-    and the bare names (another deployment's, or one without a prefix) hold none of them."""
+    this system's groups are its services' names under its prefix and they committed its
+    topics; a group of a bare name (another deployment's, or one without a prefix), where one
+    exists on the broker, holds none of them."""
     battery_id, token = await hub.new_battery()
     answer = await hub.gateway.post(
         "/webhook/live-data",

@@ -289,3 +289,14 @@ spec:
 {{- fail (printf "%s.replicaCount (%d) exceeds topics.partitions (%d): the extra consumers would idle" .key (int .values.replicaCount) (int .root.Values.topics.partitions)) }}
 {{- end }}
 {{- end }}
+
+{{- define "battery-hub.checkConsumerGroups" -}}
+{{- $ids := dict }}
+{{- range $key, $name := dict "errorDecoder" "error-decoder" "notifier" "notifier" "queryProjector" "query-projector" }}
+{{- $id := (index $.Values $key).groupId | default (print $.Values.topics.prefix $name) }}
+{{- if hasKey $ids $id }}
+{{- fail (printf "%s and %s would both join the consumer group %q (set their groupId apart): two services in one group split its topics' partitions, and each would process only some of them" (index $ids $id) $key $id) }}
+{{- end }}
+{{- $_ := set $ids $id $key }}
+{{- end }}
+{{- end }}

@@ -290,10 +290,16 @@ spec:
 {{- end }}
 {{- end }}
 
+{{- /* A consumer's group id: its groupId, else the service's name under the topic prefix (as
+the services derive it when BATTERYHUB_GROUP_ID / BATTERYHUB_PROJECTOR_GROUP_ID is unset). */}}
+{{- define "battery-hub.consumerGroup" -}}
+{{- (index .root.Values .key).groupId | default (print .root.Values.topics.prefix .name) }}
+{{- end }}
+
 {{- define "battery-hub.checkConsumerGroups" -}}
 {{- $ids := dict }}
 {{- range $key, $name := dict "errorDecoder" "error-decoder" "notifier" "notifier" "queryProjector" "query-projector" }}
-{{- $id := (index $.Values $key).groupId | default (print $.Values.topics.prefix $name) }}
+{{- $id := include "battery-hub.consumerGroup" (dict "root" $ "key" $key "name" $name) }}
 {{- if hasKey $ids $id }}
 {{- fail (printf "%s and %s would both join the consumer group %q (set their groupId apart): two services in one group split its topics' partitions, and each would process only some of them" (index $ids $id) $key $id) }}
 {{- end }}

@@ -3,9 +3,9 @@ own ``Settings`` class extends this one; only settings classes read the environm
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from batteryhub_contracts.topics import full_name
@@ -14,6 +14,10 @@ from batteryhub_platform.kafka import EventPublisher, KafkaConnection
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATTERYHUB_", extra="ignore")
+
+    consumer_groups: ClassVar[dict[str, str]] = {}
+    """A consumer's fields that name its consumer groups, each with the name an empty one
+    takes under the topic prefix (``_groups_under_prefix``)."""
 
     profile: Literal["local", "production"] = "production"
     log_level: str = "INFO"
@@ -51,12 +55,15 @@ class ServiceSettings(BaseSettings):
     def topic(self, name: str) -> str:
         return full_name(name, self.topic_prefix)
 
-    def consumer_group(self, group_id: str, name: str) -> str:
-        """A consumer group's id: ``group_id`` when set, else ``name`` under the topic prefix.
-        Deployments (or test runs) that share a Kafka cluster under prefixes of their own then
-        share no group: a shared group rebalances both at every join or leave, and an
-        in-place replay of one needs the other's consumers stopped too."""
-        return group_id or full_name(name, self.topic_prefix)
+    @model_validator(mode="after")
+    def _groups_under_prefix(self) -> Self:
+        """An empty group id becomes the service's name under the topic prefix. Deployments (or
+        test runs) that share a Kafka cluster under prefixes of their own then share no group:
+        a shared group rebalances both at every join or leave, and an in-place replay of one
+        needs the other's consumers stopped too."""
+        for field, name in self.consumer_groups.items():
+            setattr(self, field, getattr(self, field) or full_name(name, self.topic_prefix))
+        return self
 
 
 class DatabaseSettings(BaseSettings):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import ClassVar
+
+from pydantic import Field
 
 from batteryhub_platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    consumer_groups: ClassVar[dict[str, str]] = {"group_id": "error-decoder"}
     group_id: str = Field(
         default="", description="The consumer group's id; empty: `<topic prefix>error-decoder`."
     )
@@ -15,8 +18,3 @@ class Settings(ServiceSettings):
     # A consumer sends a whole batch's records at once and then waits for them: holding
     # them longer only adds idle time to every batch.
     produce_linger_ms: int = Field(default=0, ge=0, le=1000)
-
-    @model_validator(mode="after")
-    def _group_under_prefix(self) -> Settings:
-        self.group_id = self.consumer_group(self.group_id, "error-decoder")
-        return self

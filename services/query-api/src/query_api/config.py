@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -15,6 +15,7 @@ DEV_ADMIN_PASSWORD = "admin-dev-password"
 
 
 class Settings(ServiceSettings, DatabaseSettings):
+    consumer_groups: ClassVar[dict[str, str]] = {"projector_group_id": "query-projector"}
     user_token_key: SecretStr | None = None
     user_token_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     admin_user: str | None = None
@@ -59,11 +60,6 @@ class Settings(ServiceSettings, DatabaseSettings):
             )
         if "*" in self.cors_origins:
             raise ValueError("BATTERYHUB_CORS_ORIGINS must list the SPA origins, not '*'")
-        return self
-
-    @model_validator(mode="after")
-    def _group_under_prefix(self) -> Settings:
-        self.projector_group_id = self.consumer_group(self.projector_group_id, "query-projector")
         return self
 
     @property

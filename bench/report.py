@@ -71,8 +71,13 @@ def write_report(result: dict[str, Any], path: Path) -> None:
             "error-decoder msgs/s",
             f"{_fmt(decoder['msgs_per_s'])} ({_fmt(decoder['readings_per_s'])} readings/s)"
             + _rounds(decoder.get("rounds_msgs_per_s")),
-            "aiokafka consume→produce passthrough: "
-            f"{_fmt(decoder['anchor_passthrough_msgs_per_s'])}/s"
+            "aiokafka consume→produce passthrough"
+            + (
+                f", producing {decoder['compression']} as the services do"
+                if "compression" in decoder
+                else ""
+            )
+            + f": {_fmt(decoder['anchor_passthrough_msgs_per_s'])}/s"
             + _rounds(decoder.get("anchor_rounds_msgs_per_s")),
             f"{decoder['ratio']:.3f}×",
             "≥ 0.5×",

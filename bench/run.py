@@ -35,6 +35,7 @@ import httpx
 from batteryhub_contracts.events import MAX_READINGS_PER_RECORD
 from batteryhub_contracts.topics import READINGS_DECODED, READINGS_RAW, battery_key
 from batteryhub_platform.kafka import KafkaConnection
+from batteryhub_platform.settings import ServiceSettings
 from batteryhub_platform.topics_admin import ensure_topics
 from bench import seed
 from bench.anchors.kafka_latency import produce_consume_latency
@@ -50,6 +51,9 @@ from deploy.local.run import PYTHON, ROOT, SERVICES, LocalSystem, cpu_s, rss_mb
 from tests.hub import Hub, free_port
 
 LOADGEN = ROOT / ".cache" / "bin" / "loadgen"
+_codec = ServiceSettings.model_fields["produce_compression"].default
+PRODUCE_COMPRESSION = None if _codec == "none" else _codec
+"""How the services' producers compress by default, and so the passthrough anchor too."""
 CONSUMERS = ("error-decoder", "notifier", "query-projector")
 MIGRATIONS = {"query-projector": "query_api", "notifier": "notifier"}
 """The package whose migrations make a service's database."""
@@ -391,6 +395,7 @@ class Bench:
             iso + READINGS_RAW,
             records,
             f"bench-passthrough-{uuid.uuid4().hex[:6]}",
+            PRODUCE_COMPRESSION,
         )
         for service in CONSUMERS:
             self.system.stop(service)
@@ -426,6 +431,7 @@ class Bench:
             scale + READINGS_RAW,
             records,
             f"bench-passthrough-{uuid.uuid4().hex[:6]}",
+            PRODUCE_COMPRESSION,
         )
         scaling = {}
         for instances in SCALING_INSTANCES:
@@ -447,6 +453,7 @@ class Bench:
             "ratio": decoder_mean / anchor_mean,
             "rounds_msgs_per_s": decoder_rounds,
             "anchor_rounds_msgs_per_s": anchor_rounds,
+            "compression": PRODUCE_COMPRESSION or "none",
         }
         # The projector's and the notifier's instances, from the decoded topic the projection
         # figure read (one decoding of the records). The notifier's runs also read the

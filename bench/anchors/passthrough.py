@@ -1,5 +1,7 @@
 """Anchor: consume a topic and produce every record to another, committing after the
-produce is acknowledged, with no logic at all. The decoder does the same plus decoding."""
+produce is acknowledged, with no logic at all. The decoder does the same plus decoding.
+Its producer compresses as the services' producers do, so its copy of a topic holds the
+record batches the gateway writes, which the decoder's drain of it then reads."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import time
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 
-async def passthrough(bootstrap: str, source: str, sink: str, expected: int, group: str) -> float:
+async def passthrough(
+    bootstrap: str, source: str, sink: str, expected: int, group: str, compression: str | None
+) -> float:
     """Records per second to move ``expected`` records from ``source`` to ``sink``."""
     consumer = AIOKafkaConsumer(
         source,
@@ -20,7 +24,11 @@ async def passthrough(bootstrap: str, source: str, sink: str, expected: int, gro
         max_poll_records=500,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        compression_type=compression,
     )
     await consumer.start()
     await producer.start()

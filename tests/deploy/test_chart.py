@@ -187,6 +187,16 @@ def test_the_gateway_gets_its_upload_admission_from_values() -> None:
     assert env["BATTERYHUB_UPLOAD_WAIT_S"]["value"] == "2"
 
 
+def test_every_service_compresses_as_the_values_say(tmp_path: Path) -> None:
+    """zstd by default; ``kafka.compression`` names another codec, or none."""
+    values = tmp_path / "uncompressed.yaml"
+    values.write_text("kafka: {compression: none}\n")
+    for manifests, codec in ((rendered(), "zstd"), (rendered(values), "none")):
+        for component in (*CONSUMERS, "webhook-gateway", "query-api"):
+            env = _env(_deployment(manifests, component))
+            assert env["BATTERYHUB_PRODUCE_COMPRESSION"]["value"] == codec, component
+
+
 def test_consumer_groups_follow_the_topic_prefix_unless_values_name_them(tmp_path: Path) -> None:
     """No group id by default (each service names its group under the topic prefix); a
     component's groupId is passed on as it is."""

@@ -110,6 +110,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: {{ $v.topics.prefix | quote }}
 - name: BATTERYHUB_PRODUCE_TIMEOUT_S
   value: {{ $v.kafka.produceTimeoutSeconds | quote }}
+- name: BATTERYHUB_PRODUCE_COMPRESSION
+  value: {{ $v.kafka.compression | quote }}
 {{- end }}
 
 {{- define "battery-hub.databaseEnv" -}}

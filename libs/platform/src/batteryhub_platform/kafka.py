@@ -121,9 +121,15 @@ class EventPublisher:
     """Publishes events and returns only once Kafka acknowledged them (or raises)."""
 
     def __init__(
-        self, connection: KafkaConnection, client_id: str, timeout_s: float, linger_ms: int = 2
+        self,
+        connection: KafkaConnection,
+        client_id: str,
+        timeout_s: float,
+        linger_ms: int = 2,
+        compression: str | None = None,
     ) -> None:
         self._connection = connection
+        self._compression = compression
         self._client_id = client_id
         self._timeout_s = timeout_s
         self._linger_ms = linger_ms
@@ -141,6 +147,7 @@ class EventPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=self._linger_ms,
+            compression_type=self._compression,
             # aiokafka keeps one request in flight per broker: each request must carry a lot.
             max_batch_size=PRODUCER_BATCH_BYTES,
             request_timeout_ms=max(timeout_ms, 1000),

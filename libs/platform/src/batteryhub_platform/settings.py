@@ -36,6 +36,12 @@ class ServiceSettings(BaseSettings):
         description="How long the producer holds records to send more of them at once.",
     )
 
+    produce_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        default="zstd",
+        description="How the producers compress their record batches. The readings' JSON "
+        "takes ~10x less room in Kafka, on disk and between brokers and consumers with zstd.",
+    )
+
     @property
     def kafka(self) -> KafkaConnection:
         return KafkaConnection(
@@ -50,7 +56,13 @@ class ServiceSettings(BaseSettings):
 
     def publisher(self, client_id: str) -> EventPublisher:
         """The service's producer, with these settings' timeout and linger."""
-        return EventPublisher(self.kafka, client_id, self.produce_timeout_s, self.produce_linger_ms)
+        return EventPublisher(
+            self.kafka,
+            client_id,
+            self.produce_timeout_s,
+            self.produce_linger_ms,
+            None if self.produce_compression == "none" else self.produce_compression,
+        )
 
     def topic(self, name: str) -> str:
         return full_name(name, self.topic_prefix)

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from batteryhub_contracts.events import READING_RECEIVED
 from batteryhub_platform.consumer import (
+    BATCH_BYTES,
     FETCH_BYTES,
     POLL_TIMEOUT_MS,
     ConsumerRunner,
@@ -20,8 +21,10 @@ from batteryhub_platform.consumer import (
 from batteryhub_platform.kafka import PRODUCER_BATCH_BYTES, EventPublisher, KafkaConnection
 
 
-def record(topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(topic, partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+def record(
+    topic: str, partition: int, offset: int, value: bytes = b"v"
+) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(topic, partition, offset, 0, 0, b"k", value, None, 1, len(value), [])
 
 
 class Client:
@@ -83,4 +86,25 @@ async def test_an_empty_poll_returns_at_once_and_the_next_takes_the_batch(
     taken = await subscriber.get_msg(client)
 
     assert [(r.partition, r.offset) for r in taken] == [(0, 5), (0, 6), (1, 9)]
-    assert cast(Client, client).calls == [{"timeout_ms": POLL_TIMEOUT_MS, "max_records": 321}] * 2
+    assert [c["timeout_ms"] for c in cast(Client, client).calls] == [POLL_TIMEOUT_MS] * 2
+
+
+async def test_a_batch_holds_about_batch_bytes_of_values_however_kafka_compressed_them() -> None:
+    """A fetch's limit counts the bytes Kafka holds, compressed; the handler's batch is
+    bounded by the records' own size: as many as BATCH_BYTES holds of the largest seen
+    lately, and full batches again soon after the big records stop."""
+    tp = TopicPartition("t", 0)
+    upload, single = b"u" * 130_000, b"s" * 700
+    answers = [{tp: [record("t", 0, n, upload) for n in range(3)]}]
+    answers += [{tp: [record("t", 0, n, single)]} for n in range(3, 60)]
+    client = Client(answers)
+    take = runner(max_records=500).subscriber.get_msg
+
+    for _ in range(len(answers)):
+        await take(cast(AIOKafkaConsumer, client))
+
+    limits = [c["max_records"] for c in client.calls]
+    assert limits[0] == 8  # nothing seen yet: an upload record's worth
+    assert limits[1] == BATCH_BYTES // 130_000 == 8  # after uploads: ~1 MiB of them
+    assert limits[1:12] == sorted(limits[1:12])  # then growing back, a tenth a batch
+    assert limits[-1] == 500  # single readings: the configured maximum

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -178,15 +177,42 @@ def _quiet_logger(group_id: str) -> logging.Logger:
     return logger
 
 
-async def _take_batch(consumer: AIOKafkaConsumer, max_records: int) -> tuple[ConsumerRecord, ...]:
-    """The next batch, as soon as the fetcher has one. FastStream's own ``get_msg`` waits
-    ``batch_timeout_ms`` for records and, finding none, sleeps as long again before its next
-    wait; a record that arrives during the sleep waits for it, at every hop of the pipeline
-    (~5 ms on average at 10 ms, the median POST → stored went from 42.8 to 33.9 ms without
-    it). Here an empty wait returns at once: the consume loop calls again, and the next
-    wait returns when a record arrives."""
-    batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max_records)
-    return tuple(record for records in batches.values() for record in records)
+BATCH_BYTES = FETCH_BYTES
+"""What the record values of one batch hold at most, about, as the handler gets them. A
+fetch's limit counts the bytes Kafka holds: compressed (zstd, ~10x), a 1 MiB fetch brings
+~75 upload records of ~135 KB, and a batch of those made the projector pass 300 MB."""
+
+
+class _TakeBatch:
+    """The subscriber's poll: the next batch, as soon as the fetcher has one, of at most as
+    many records as ``BATCH_BYTES`` holds of the largest seen lately.
+
+    FastStream's own ``get_msg`` waits ``batch_timeout_ms`` for records and, finding none,
+    sleeps as long again before its next wait; a record that arrives during the sleep waits
+    for it, at every hop of the pipeline (~5 ms on average at 10 ms, the median POST →
+    stored went from 42.8 to 33.9 ms without it). Here an empty wait returns at once: the
+    consume loop calls again, and the next wait returns when a record arrives.
+
+    The size a batch may take is learnt from the records: the largest value of each batch,
+    or the one remembered, shrunk by a tenth a batch so that small records (single readings)
+    get full batches back soon after the last upload's. Until a record is seen, a batch
+    takes at most 8 (an upload record's size)."""
+
+    def __init__(self, max_records: int) -> None:
+        self._max_records = max_records
+        self._largest = BATCH_BYTES / 8
+
+    @property
+    def limit(self) -> int:
+        return max(1, min(self._max_records, int(BATCH_BYTES / self._largest)))
+
+    async def __call__(self, consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord, ...]:
+        batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=self.limit)
+        records = tuple(record for records in batches.values() for record in records)
+        if records:
+            seen = max(len(record.value or b"") for record in records)
+            self._largest = max(seen, self._largest * 0.9, 1.0)
+        return records
 
 
 async def _no_body(_: Any) -> None:
@@ -241,10 +267,11 @@ class ConsumerRunner:
             batch=True,
             max_records=max_records,
             # A batch-upload record carries up to 200 readings (~130 KB): bounding each fetch
-            # by bytes, not only by records, keeps a batch to a few thousand readings, and the
-            # memory of its decoded events with it (1 MB *per partition* let the projector
-            # hold ~10,000 decoded readings at once and pass 150 MB). The bound is on the
-            # whole fetch; a partition may fill it, see FETCH_BYTES.
+            # by bytes, not only by records, keeps what the client holds small (1 MB *per
+            # partition* let the projector hold ~10,000 decoded readings at once and pass
+            # 150 MB). The bound is on the whole fetch; a partition may fill it, see
+            # FETCH_BYTES. It counts compressed bytes: a batch's own bound is the poll's
+            # (``_TakeBatch``, BATCH_BYTES).
             fetch_max_bytes=fetch_bytes,
             max_partition_fetch_bytes=fetch_bytes,
             auto_offset_reset="earliest",
@@ -256,7 +283,7 @@ class ConsumerRunner:
         self.subscriber(self._on_batch)
         # FastStream has no option or hook for how its batch subscriber polls, and builds the
         # subscriber itself (no subclass can be given): the one poll is replaced on the instance.
-        self.subscriber.get_msg = functools.partial(_take_batch, max_records=max_records)  # type: ignore[method-assign]
+        self.subscriber.get_msg = _TakeBatch(max_records)  # type: ignore[method-assign]
 
     async def start(self) -> None:
         await self.broker.start()

@@ -196,7 +196,7 @@ class _TakeBatch:
     The size a batch may take is learnt from the records: the largest value of each batch,
     or the one remembered, shrunk by a tenth a batch so that small records (single readings)
     get full batches back soon after the last upload's. Until a record is seen, a batch
-    takes at most 8 (an upload record's size)."""
+    takes at most 8 records, about BATCH_BYTES of upload records."""
 
     def __init__(self, max_records: int) -> None:
         self._max_records = max_records

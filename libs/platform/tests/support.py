@@ -11,7 +11,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from batteryhub_contracts.events import READING_RECEIVED, ReadingFields, ReadingReceived, encode
+from batteryhub_contracts.events import (
+    READING_RECEIVED,
+    Codec,
+    ReadingFields,
+    ReadingReceived,
+    encode,
+)
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.kafka import EventPublisher, KafkaConnection, Outgoing
 
@@ -50,6 +56,7 @@ async def consuming(
     group: str,
     handle: Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing]]],
     stall_after_s: float = 30.0,
+    codec: Codec = READING_RECEIVED,
 ) -> AsyncIterator[tuple[ConsumerRunner, AIOKafkaProducer]]:
     """A running consumer of ``topic`` whose watchdog looks every 0.5 s, and a producer."""
     connection = KafkaConnection(bootstrap)
@@ -57,7 +64,7 @@ async def consuming(
     runner = ConsumerRunner(
         connection=connection,
         group_id=group,
-        codecs={topic: READING_RECEIVED},
+        codecs={topic: codec},
         handler=handle,
         publisher=publisher,
         dead_letter_topic=topic + ".dlq",

@@ -3,6 +3,10 @@
 - Offsets are committed only after the batch's effects are durable and its outgoing events
   acknowledged; a failure seeks back and redelivers. The commit's answer is not waited for:
   the next batch is handled meanwhile (one commit in flight, in order; ``stop`` waits for it).
+- Two batches are worked on at once, in two stages: the next batch is fetched and decoded
+  while this one's effects run (its handler, its outgoing events' acknowledgements), so the
+  processor decodes while the database or the broker does its part. Effects run one batch
+  at a time, in log order; a failed batch is sought back and the one taken past it too.
 - Bytes that are not a valid event go to the dead-letter topic with topic, partition, offset
   and reason in headers; the consumer carries on.
 - A transient failure (broker or database away) is retried after a growing pause, so an
@@ -27,6 +31,7 @@ from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import IllegalStateError
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -177,6 +182,9 @@ def _quiet_logger(group_id: str) -> logging.Logger:
     return logger
 
 
+STOP_WAIT_S = 30.0
+"""How long ``stop`` lets a batch's effects in progress end before it cancels them."""
+
 BATCH_BYTES = FETCH_BYTES
 """What the record values of one batch hold at most, about, as the handler gets them. A
 fetch's limit counts the bytes Kafka holds: compressed (zstd, ~10x), a 1 MiB fetch brings
@@ -213,6 +221,46 @@ class _TakeBatch:
             seen = max(len(record.value or b"") for record in records)
             self._largest = max(seen, self._largest * 0.9, 1.0)
         return records
+
+
+@dataclass
+class _Decoded:
+    """A batch's records as the handler gets them, and the dead letters of those that are
+    no event."""
+
+    good: list[Incoming[Any]]
+    dead: list[RawOutgoing]
+
+
+Rewound = dict[TopicPartition, int]
+"""Where a failed batch's partitions were sought back to: its first record on each."""
+
+
+def _rewind(
+    consumer: Any, records: Sequence[ConsumerRecord], failed: Rewound | None = None
+) -> Rewound:
+    """Seek each partition of ``records`` back to its first record there, or to where a
+    ``failed`` batch before it was sought, if that is earlier, so that the consumer takes
+    them again; records it had fetched past that are dropped. (This batch may have been
+    taken past the failed one, or be the failed one taken again after its seek: either
+    way, each partition begins at the failed batch's first record, or this batch's.)
+
+    A partition no longer assigned is left to its new owner, which begins at the group's
+    committed offset. Returns where each partition of ``records`` was sought."""
+    earliest: Rewound = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        earliest[tp] = min(earliest.get(tp, record.offset), record.offset)
+    for tp, offset in earliest.items():
+        earliest[tp] = min(offset, (failed or {}).get(tp, offset))
+        try:
+            consumer.seek(tp, earliest[tp])
+        except IllegalStateError:
+            log.info("partition no longer assigned: not sought back", extra={"tp": str(tp)})
+        except Exception as exc:  # a consumer stopped meanwhile: its successor begins at
+            # the committed offset, which is before these records
+            log.warning("not sought back", extra={"tp": str(tp), "error": repr(exc)})
+    return earliest
 
 
 async def _no_body(_: Any) -> None:
@@ -252,6 +300,7 @@ class ConsumerRunner:
         self._backoff_s = 0.0
         self._watch_task: asyncio.Task[None] | None = None
         self._commit_task: asyncio.Task[None] | None = None
+        self._effects_task: asyncio.Task[Rewound | None] | None = None
         self.broker = KafkaBroker(
             connection.bootstrap_servers,
             security=faststream_security(connection),
@@ -295,23 +344,92 @@ class ConsumerRunner:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
         await self._close_watch_clients()
+        await self._finish_effects(STOP_WAIT_S)
         await self._committed()
         await self.broker.stop()
-        await self._committed()  # a batch that ended while the broker stopped
+        await self._finish_effects(STOP_WAIT_S)  # a batch handed over while the broker stopped
+        await self._committed()
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
+        """Decode this batch while the batch before's effects run; once those are done,
+        start this batch's effects and return, so that the consume loop fetches and decodes
+        the next batch while they run. Effects stay in log order, one batch's at a time, so
+        a read event never reaches the database before its notification does, whatever
+        batches they came in.
+
+        If the batch before failed, its partitions were sought back to it, and this batch
+        is not handled: its own partitions are sought back too (``_rewind``), and both come
+        again."""
         records: tuple[ConsumerRecord, ...] = msg.raw_message
         self._batches += 1
         started = time.perf_counter()
+        failure: Exception | None = None
         try:
-            await self._process(list(records))
+            decoded = self._decode_all(records)
+        except Exception as exc:  # a codec that broke its contract: treated as a failed batch
+            decoded, failure = _Decoded([], []), exc
+        decoding_s = time.perf_counter() - started
+        failed_before = await self._settled()
+        if failed_before is not None:
+            _rewind(msg.consumer, records, failed_before)
+            return
+        if failure is not None:
+            await self._pause_before_retry(failure)
+            _rewind(msg.consumer, records)
+            return
+        self._effects_task = asyncio.create_task(
+            self._apply(decoded, records, msg.consumer, decoding_s),
+            name=f"{self.group_id}-effects",
+        )
+
+    async def _apply(
+        self,
+        decoded: _Decoded,
+        records: tuple[ConsumerRecord, ...],
+        consumer: Any,
+        decoding_s: float,
+    ) -> Rewound | None:
+        """A batch's effects, then its commit (not waited for). On failure, after a pause,
+        the batch's partitions are sought back to it, so that it is delivered again, and
+        where is returned; None when the batch is done."""
+        started = time.perf_counter()
+        try:
+            await self._process(decoded, records)
         except Exception as exc:
             await self._pause_before_retry(exc)
-            await msg.nack()  # seeks each partition back: the batch is delivered again
-            return
+            return _rewind(consumer, records)
         self._backoff_s = 0.0
-        BATCH_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
-        await self._commit_after(msg.consumer, records)
+        BATCH_SECONDS.labels(self.group_id).observe(decoding_s + time.perf_counter() - started)
+        await self._commit_after(consumer, records)
+        return None
+
+    async def _settled(self) -> Rewound | None:
+        """Wait for the effects in progress, if any: where their batch was sought back to if
+        they failed, else None. Shielded: when the consume loop is cancelled (the broker
+        stopping, a restart), the effects it waits for go on, and ``stop`` waits for them."""
+        task = self._effects_task
+        if task is None:
+            return None
+        failed = await asyncio.shield(task)
+        if self._effects_task is task:
+            self._effects_task = None
+        return failed
+
+    async def _finish_effects(self, timeout_s: float) -> None:
+        """Let the effects in progress end, for at most ``timeout_s``, then cancel them: their
+        batch is not committed, and whoever consumes next takes it again."""
+        task = self._effects_task
+        if task is None:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._settled()
+        except TimeoutError:
+            log.warning("a batch's effects did not end; cancelled", extra={"wait_s": timeout_s})
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._effects_task is task:
+            self._effects_task = None
 
     async def _commit_after(self, consumer: Any, records: Sequence[ConsumerRecord]) -> None:
         """Commit past ``records`` without waiting for the answer: the next batch is handled
@@ -340,14 +458,17 @@ class ConsumerRunner:
         if task is not None:
             await task
 
-    async def _process(self, records: list[ConsumerRecord]) -> None:
-        good: list[Incoming[Any]] = []
-        dead: list[RawOutgoing] = []
+    def _decode_all(self, records: Sequence[ConsumerRecord]) -> _Decoded:
+        decoded = _Decoded([], [])
         for record in records:
             try:
-                good.append(self._decode(record))
+                decoded.good.append(self._decode(record))
             except EventDecodeError as exc:
-                dead.append(self._dead_letter(record, f"undecodable event: {exc}"))
+                decoded.dead.append(self._dead_letter(record, f"undecodable event: {exc}"))
+        return decoded
+
+    async def _process(self, decoded: _Decoded, records: Sequence[ConsumerRecord]) -> None:
+        good, dead = decoded.good, decoded.dead
         if dead:
             await self._publisher.publish_many(dead)
             self._count_dead(dead)
@@ -369,7 +490,7 @@ class ConsumerRunner:
     async def _one_by_one(
         self,
         items: list[Incoming[Any]],
-        records: list[ConsumerRecord],
+        records: Sequence[ConsumerRecord],
     ) -> list[Outgoing | RawOutgoing]:
         by_position = {(r.topic, r.partition, r.offset): r for r in records}
         outgoing: list[Outgoing | RawOutgoing] = []
@@ -494,6 +615,7 @@ class ConsumerRunner:
                 await self.broker.stop()
         except Exception as exc:  # a wedged client may not close cleanly; it is replaced
             log.warning("stopping the stalled consumer failed", extra={"error": repr(exc)})
+        await self._finish_effects(0)  # stuck, maybe: the new consumer takes their batch again
         try:
             async with asyncio.timeout(60):
                 await self.broker.start()

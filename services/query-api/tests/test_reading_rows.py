@@ -5,8 +5,11 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import (
+    EventDecodeError,
     ReadingDecoded,
     ReadingFields,
     ReadingsDecoded,
@@ -16,6 +19,7 @@ from batteryhub_contracts.events import (
 from batteryhub_contracts.fast import READING_DECODED_KEYED
 from batteryhub_contracts.ids import reading_public_id
 from query_api.adapters.projection import READING_COLUMNS, reading_rows
+from query_api.projector import READINGS_AS_ROWS
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -90,6 +94,19 @@ def test_the_consumers_codec_gives_the_same_rows_as_the_model():
         decoded = each_reading(READING_DECODED_KEYED.decode(encode(record)))
         assert all((type(r.reading.metrics) is not dict) is keyed for r in decoded)
         assert [*map(normal, reading_rows(decoded))] == [*map(normal, reading_rows(readings))]
+
+
+def test_the_projector_reads_each_record_as_its_rows():
+    """The projector's consumer reduces each decoded-readings record to its rows as it reads
+    it (a single reading's record, or a batch upload's); bytes that are no such event are
+    refused as the codec refuses them, to the dead letters."""
+    single, batch = reading("TG"), [reading(""), reading("TG")]
+    record = ReadingsDecoded(event_id=uuid.uuid4(), occurred_at=AT, readings=tuple(batch))
+    for event, readings in ((single, [single]), (record, batch)):
+        rows = READINGS_AS_ROWS.decode(encode(event)).rows
+        assert [*map(normal, rows)] == [*map(normal, reading_rows(readings))]
+    with pytest.raises(EventDecodeError):
+        READINGS_AS_ROWS.decode(b'{"type": "readings_decoded", "readings": []}')
 
 
 def normal(row: tuple[object, ...]) -> tuple[object, ...]:

@@ -8,16 +8,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batteryhub_contracts.events import (
-    DECODED_READING_TYPES,
-    AnyRegistryEvent,
-    NotificationRaised,
-    NotificationRead,
-    each_reading,
-)
-from batteryhub_platform.consumer import Incoming
+from batteryhub_contracts.events import AnyRegistryEvent, NotificationRaised, NotificationRead
+from batteryhub_contracts.fast import READING_DECODED_KEYED
+from batteryhub_platform.consumer import Incoming, ReducingCodec
 from batteryhub_platform.kafka import Outgoing
 from query_api.adapters import projection
+
+READINGS_AS_ROWS = ReducingCodec(READING_DECODED_KEYED, projection.record_rows)
+"""The decoded-readings topic's codec for the projector: each record's readings as their
+rows (``projection.ReadingRows``), built as the consumer reads it (``ReducingCodec``), while
+the batch before is written."""
 
 
 async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Sequence[Outgoing]:
@@ -27,10 +27,9 @@ async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Seq
             c,
             [e for e in events if isinstance(e, AnyRegistryEvent)],
         )
-        # Decoded readings come from the fast codec, as msgspec twins of the models.
-        await projection.add_readings(
-            c,
-            [r for e in events if e.type in DECODED_READING_TYPES for r in each_reading(e)],
+        # Decoded readings come as their rows, built as the consumer read each record.
+        await projection.add_rows(
+            c, [row for e in events if isinstance(e, projection.ReadingRows) for row in e.rows]
         )
         # Raised before read: a read event always follows its notification on the topic.
         await projection.add_notifications(

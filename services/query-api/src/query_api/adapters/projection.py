@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asyncpg.exceptions import UniqueViolationError
@@ -20,6 +21,7 @@ from batteryhub_contracts.events import (
     NotificationRaised,
     NotificationRead,
     ReadingDecoded,
+    each_reading,
     encode_data,
 )
 from batteryhub_contracts.fast import encode_fast
@@ -143,6 +145,8 @@ _STORED_READINGS = text(
 )
 READING_COLUMNS = list(_READING_TYPES)
 """The columns of ``reading_rows``' values, in order."""
+_ROW_ID = operator.itemgetter(0)
+"""A reading row's ``reading_id`` (its text)."""
 _ARRAY_TYPE = {"jsonb": "text", "json": "text"}  # JSON travels as text and is cast per row
 # Built from the constant table above; no input reaches the SQL text.
 _INSERT_READINGS = text(
@@ -157,8 +161,27 @@ _INSERT_READINGS = text(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ReadingRows:
+    """A decoded-readings record reduced to its rows (``reading_rows``), as the projector's
+    consumer reads it: its decoded objects are dropped before the next record is read, and
+    the rows are built while the batch before is being written."""
+
+    rows: list[tuple[Any, ...]]
+
+
+def record_rows(event: Any) -> ReadingRows:
+    """The rows of a decoded reading event: one reading's, or a batch record's."""
+    return ReadingRows(reading_rows(each_reading(event)))
+
+
 async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> None:
-    """The batch's readings, inside its transaction, each once.
+    """The readings of ``events``, inside the caller's transaction, each once (``add_rows``)."""
+    await add_rows(c, reading_rows(events))
+
+
+async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Readings' rows (``reading_rows``), inside the batch's transaction, each once.
 
     The readings already stored (a redelivery, a retried upload, a replica catching up) are
     looked up first and left as they are; the others go in by ``COPY`` under a savepoint, at
@@ -166,13 +189,16 @@ async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> 
     row by row, is what costs). Should another writer store one of them in between, the
     ``COPY`` fails on the primary key, rolls back to the savepoint, and the rows go in by
     one INSERT of arrays (``unnest``) with ON CONFLICT DO NOTHING instead."""
-    if not events:
+    if not rows:
         return
-    candidates = _first_of_each(events, lambda e: e.reading_id)
-    stored = set(
-        (await c.execute(_STORED_READINGS, {"ids": [e.reading_id for e in candidates]})).scalars()
-    )
-    rows = reading_rows([e for e in candidates if e.reading_id not in stored])
+    candidates = _first_of_each(rows, _ROW_ID)
+    stored = {
+        str(reading_id)
+        for reading_id in (
+            await c.execute(_STORED_READINGS, {"ids": [_ROW_ID(row) for row in candidates]})
+        ).scalars()
+    }
+    rows = [row for row in candidates if _ROW_ID(row) not in stored]
     if not rows:
         return
     try:

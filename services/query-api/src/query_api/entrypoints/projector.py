@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import FastAPI
 
 from batteryhub_contracts.events import NOTIFICATION_EVENT, REGISTRY_EVENT
-from batteryhub_contracts.fast import READING_DECODED_KEYED
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED, REGISTRY
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
 from batteryhub_platform.db import make_engine
@@ -16,7 +15,7 @@ from batteryhub_platform.kafka import Outgoing
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.service import consumer_app
 from query_api.config import Settings
-from query_api.projector import project_events
+from query_api.projector import READINGS_AS_ROWS, project_events
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connection=settings.kafka,
         group_id=settings.projector_group_id,
         codecs={
-            settings.topic(READINGS_DECODED): READING_DECODED_KEYED,
+            settings.topic(READINGS_DECODED): READINGS_AS_ROWS,
             settings.topic(REGISTRY): REGISTRY_EVENT,
             settings.topic(NOTIFICATIONS): NOTIFICATION_EVENT,
         },

@@ -15,8 +15,7 @@ from batteryhub_contracts.events import READING_RECEIVED
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.kafka import BrokerUnavailable, Outgoing
 from libs.platform.tests.support import consuming, lag_is_zero, reading, until
-
-pytestmark = pytest.mark.integration
+from libs.platform.tests.test_consumer_fetch import record, runner
 
 
 class Recording:
@@ -59,6 +58,7 @@ async def consume_all(
         await lag_is_zero(runner)
 
 
+@pytest.mark.integration
 async def test_the_next_batch_is_decoded_while_effects_run_one_batch_at_a_time_in_log_order(
     topic: str, bootstrap: str
 ) -> None:
@@ -97,6 +97,7 @@ async def test_the_next_batch_is_decoded_while_effects_run_one_batch_at_a_time_i
     assert min(decoded_meanwhile) > max(first_batch)
 
 
+@pytest.mark.integration
 async def test_a_batch_taken_past_a_failed_one_is_taken_again_and_none_is_skipped(
     topic: str, bootstrap: str
 ) -> None:
@@ -125,3 +126,20 @@ async def test_a_batch_taken_past_a_failed_one_is_taken_again_and_none_is_skippe
     decoded = [value for step, value in steps if step == "decoded"]
     taken_past = {n for n in decoded if decoded.count(n) > 1} - set(failed[0])
     assert taken_past, "no batch was taken past the failed one: the test did not test that"
+
+
+class Message:
+    """What the subscriber hands ``_on_batch``: the batch's records and its consumer."""
+
+    def __init__(self, records: tuple[Any, ...]) -> None:
+        self.raw_message = records
+        self.consumer = None
+
+
+async def test_a_batch_handed_over_once_stop_has_begun_is_not_begun() -> None:
+    """Its outgoing records would be written and its offsets not committed (the consumer is
+    stopping), so the group's next consumer would write them a second time."""
+    consumer = runner()
+    consumer._stopping = True
+    await consumer._on_batch(None, Message((record("t", 0, 0, reading(1)),)))  # type: ignore[arg-type]
+    assert consumer._effects_task is None  # nothing begun: no handler, no outgoing record

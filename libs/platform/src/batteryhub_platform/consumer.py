@@ -302,6 +302,8 @@ class ConsumerRunner:
         self._watch_task: asyncio.Task[None] | None = None
         self._commit_task: asyncio.Task[None] | None = None
         self._effects_task: asyncio.Task[Rewound | None] | None = None
+        self._stopping = False
+        """Set by ``stop``: a batch handed over after it is not begun."""
         self.broker = KafkaBroker(
             connection.bootstrap_servers,
             security=faststream_security(connection),
@@ -336,11 +338,16 @@ class ConsumerRunner:
         self.subscriber.get_msg = _TakeBatch(max_records)  # type: ignore[method-assign]
 
     async def start(self) -> None:
+        self._stopping = False
         await self.broker.start()
         self._consuming = True
         self._watch_task = asyncio.create_task(self._watch(), name=f"{self.group_id}-watch")
 
     async def stop(self) -> None:
+        """Let the batch whose effects are running end and commit it, then stop. A batch
+        handed over from now on is not begun: its outgoing records would be written and its
+        offsets not committed, so the next consumer would write them again."""
+        self._stopping = True
         if self._watch_task is not None:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
@@ -348,8 +355,6 @@ class ConsumerRunner:
         await self._finish_effects(STOP_WAIT_S)
         await self._committed()
         await self.broker.stop()
-        await self._finish_effects(STOP_WAIT_S)  # a batch handed over while the broker stopped
-        await self._committed()
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
         """Decode this batch while the batch before's effects run; once those are done,
@@ -373,6 +378,8 @@ class ConsumerRunner:
         failed_before = await self._settled()
         if failed_before is not None:
             _rewind(msg.consumer, records, failed_before)
+            return
+        if self._stopping:  # its commit could not land: the group's next consumer takes it
             return
         if failure is not None:
             await self._pause_before_retry(failure)

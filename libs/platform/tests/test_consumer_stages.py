@@ -128,18 +128,10 @@ async def test_a_batch_taken_past_a_failed_one_is_taken_again_and_none_is_skippe
     assert taken_past, "no batch was taken past the failed one: the test did not test that"
 
 
-class Message:
-    """What the subscriber hands ``_on_batch``: the batch's records and its consumer."""
-
-    def __init__(self, records: tuple[Any, ...]) -> None:
-        self.raw_message = records
-        self.consumer = None
-
-
 async def test_a_batch_handed_over_once_stop_has_begun_is_not_begun() -> None:
     """Its outgoing records would be written and its offsets not committed (the consumer is
     stopping), so the group's next consumer would write them a second time."""
     consumer = runner()
     consumer._stopping = True
-    await consumer._on_batch(None, Message((record("t", 0, 0, reading(1)),)))  # type: ignore[arg-type]
+    await consumer._take((record("t", 0, 0, reading(1)),), consumer=None)
     assert consumer._effects_task is None  # nothing begun: no handler, no outgoing record

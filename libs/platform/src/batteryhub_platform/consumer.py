@@ -357,6 +357,9 @@ class ConsumerRunner:
         await self.broker.stop()
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
+        await self._take(msg.raw_message, msg.consumer)
+
+    async def _take(self, records: tuple[ConsumerRecord, ...], consumer: Any) -> None:
         """Decode this batch while the batch before's effects run; once those are done,
         start this batch's effects and return, so that the consume loop fetches and decodes
         the next batch while they run. Effects stay in log order, one batch's at a time, so
@@ -366,7 +369,6 @@ class ConsumerRunner:
         If the batch before failed, its partitions were sought back to it, and this batch
         is not handled: its own partitions are sought back too (``_rewind``), and both come
         again."""
-        records: tuple[ConsumerRecord, ...] = msg.raw_message
         self._batches += 1
         started = time.perf_counter()
         failure: Exception | None = None
@@ -377,16 +379,16 @@ class ConsumerRunner:
         decoding_s = time.perf_counter() - started
         failed_before = await self._settled()
         if failed_before is not None:
-            _rewind(msg.consumer, records, failed_before)
+            _rewind(consumer, records, failed_before)
             return
         if self._stopping:  # its commit could not land: the group's next consumer takes it
             return
         if failure is not None:
             await self._pause_before_retry(failure)
-            _rewind(msg.consumer, records)
+            _rewind(consumer, records)
             return
         self._effects_task = asyncio.create_task(
-            self._apply(decoded, records, msg.consumer, decoding_s),
+            self._apply(decoded, records, consumer, decoding_s),
             name=f"{self.group_id}-effects",
         )
 

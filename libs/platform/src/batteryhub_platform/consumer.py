@@ -186,10 +186,19 @@ STOP_WAIT_S = 10.0
 """How long ``stop`` lets a batch's effects in progress end before it cancels them (a batch
 takes well under a second; the chart gives a pod 30 s from SIGTERM to stop)."""
 
-BATCH_BYTES = FETCH_BYTES
-"""What the record values of one batch hold at most, about, as the handler gets them. A
-fetch's limit counts the bytes Kafka holds: compressed (zstd, ~10x), a 1 MiB fetch brings
-~75 upload records of ~135 KB, and a batch of those made the projector pass 300 MB."""
+BATCH_BYTES = 8 * FETCH_BYTES
+"""What the record values of one batch hold at most, about, as the handler gets them: 8 MiB,
+~62 upload records of ~135 KB (~12,000 readings). Each record is reduced as it is read
+(``ReducingCodec``), so a batch holds what the handler keeps of it, not its decoded events
+(when it did, a batch of 500 upload records made the projector pass 300 MB). A consumer
+that falls behind catches up in batches this big: at 1 MiB (~8 upload records) it paid a
+transaction, a produce and a commit for every few records, and with 18,000 readings/s
+offered the pipeline got ~12,000/s through; at 8 MiB, all of 20,000/s (docs/decisions.md).
+A fetch's limit counts the bytes Kafka holds, compressed (zstd, ~10x): a 1 MiB fetch
+brings ~75 upload records."""
+
+_UPLOAD_RECORD_BYTES = 128 * 1024
+"""What a batch assumes of its records' size until it has seen one: an upload record's."""
 
 
 class _TakeBatch:
@@ -205,11 +214,11 @@ class _TakeBatch:
     The size a batch may take is learnt from the records: the largest value of each batch,
     or the one remembered, shrunk by a tenth a batch so that small records (single readings)
     get full batches back soon after the last upload's. Until a record is seen, a batch
-    takes at most 8 records, about BATCH_BYTES of upload records."""
+    takes as many as BATCH_BYTES holds of upload records."""
 
     def __init__(self, max_records: int) -> None:
         self._max_records = max_records
-        self._largest = BATCH_BYTES / 8
+        self._largest: float = _UPLOAD_RECORD_BYTES
 
     @property
     def limit(self) -> int:

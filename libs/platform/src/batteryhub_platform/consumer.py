@@ -194,6 +194,8 @@ BATCH_BYTES = 8 * FETCH_BYTES
 that falls behind catches up in batches this big: at 1 MiB (~8 upload records) it paid a
 transaction, a produce and a commit for every few records, and with 18,000 readings/s
 offered the pipeline got ~12,000/s through; at 8 MiB, all of 20,000/s (docs/decisions.md).
+The cost: a reading behind such a batch waits for all of it, and the projector holds ~20 MB
+more while catching up.
 A fetch's limit counts the bytes Kafka holds, compressed (zstd, ~10x): a 1 MiB fetch
 brings ~75 upload records."""
 

@@ -137,7 +137,8 @@ def _insert_arrays(table: str, types: dict[str, str]) -> TextClause:
     already there: the same statement whatever the number of rows, so it is compiled and
     prepared once (a multi-row VALUES is a new statement for each length, and compiling it
     was a tenth of the projector's CPU)."""
-    # Built from the constant tables below; no input reaches the SQL text.
+    # Built from this module's constant column tables: no input reaches the SQL text (hence
+    # the noqa on the string-built statement).
     return text(
         "INSERT INTO query.{table} ({columns}) SELECT {casts} FROM unnest({arrays}) "  # noqa: S608
         "AS t({columns}) ON CONFLICT DO NOTHING".format(
@@ -164,6 +165,7 @@ _NOTIFICATION_TYPES = {
     "link_id": "bigint",
     "created_at": "timestamptz",
 }
+"""The columns of ``query.notifications`` a raised event fills (a read event sets the rest)."""
 _INSERT_NOTIFICATIONS = _insert_arrays("notifications", _NOTIFICATION_TYPES)
 _NOTIFICATION_FIELD = {"id": "notification_id"}
 """The event field of each column whose name differs."""

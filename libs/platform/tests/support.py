@@ -18,7 +18,7 @@ from batteryhub_contracts.events import (
     ReadingReceived,
     encode,
 )
-from batteryhub_platform.consumer import ConsumerRunner, Incoming
+from batteryhub_platform.consumer import ConsumerRunner, Durability, Incoming
 from batteryhub_platform.kafka import EventPublisher, KafkaConnection, Outgoing
 
 
@@ -57,6 +57,7 @@ async def consuming(
     handle: Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing]]],
     stall_after_s: float = 30.0,
     codec: Codec = READING_RECEIVED,
+    durability: Durability | None = None,
 ) -> AsyncIterator[tuple[ConsumerRunner, AIOKafkaProducer]]:
     """A running consumer of ``topic`` whose watchdog looks every 0.5 s, and a producer."""
     connection = KafkaConnection(bootstrap)
@@ -70,6 +71,7 @@ async def consuming(
         dead_letter_topic=topic + ".dlq",
         stall_after_s=stall_after_s,
         watch_every_s=0.5,
+        durability=durability,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await publisher.start()

@@ -1,6 +1,8 @@
 """When the consumer commits: after a batch's effects, without holding up the next batch,
 one commit at a time and in order, and all of it by the time ``stop`` returns; a failed
-batch is delivered again, and nothing past it is committed until it is done."""
+batch is delivered again, and nothing past it is committed until it is done. With a
+``Durability`` (the projector's asynchronous commits), only once it confirms the effects
+durable; when it cannot, every batch since the last commit is done again."""
 
 from __future__ import annotations
 
@@ -39,20 +41,19 @@ class SlowCommits:
 async def test_a_commit_does_not_hold_up_the_next_batch_and_commits_go_in_order() -> None:
     consumer = runner()
     client = SlowCommits()
-    # Returns while its commit has no answer yet: the next batch is handled meanwhile.
-    await consumer._commit_after(client, [record("t", 0, 4), record("t", 0, 5)])
+    consumer._commit_after(client, [record("t", 0, 4), record("t", 0, 5)])
     first = {TopicPartition("t", 0): 6}
-    second = {TopicPartition("t", 0): 10, TopicPartition("t", 1): 4}
-    # The next batch's commit waits for the first's answer, so it can never land first.
-    after = asyncio.create_task(
-        consumer._commit_after(client, [record("t", 1, 3), record("t", 0, 9)])
-    )
     await asyncio.sleep(0.05)
     assert client.calls == [("sent", first)]
-    assert not after.done()
+    # Batches done while that commit has no answer are not held up; their offsets wait for
+    # the answer and go in the next commit together, so it can never land first.
+    consumer._commit_after(client, [record("t", 1, 3), record("t", 0, 9)])
+    consumer._commit_after(client, [record("t", 1, 4)])
+    await asyncio.sleep(0.05)
+    assert client.calls == [("sent", first)]
     client.answer.set()
-    await after
     await consumer._committed()
+    second = {TopicPartition("t", 0): 10, TopicPartition("t", 1): 5}
     assert client.calls == [
         ("sent", first),
         ("answered", first),
@@ -65,13 +66,99 @@ async def test_a_failed_commit_is_left_to_the_next_one() -> None:
     consumer = runner()
     client = SlowCommits(fail=True)
     client.answer.set()
-    await consumer._commit_after(client, [record("t", 0, 4)])
-    await consumer._commit_after(client, [record("t", 0, 5)])  # the first one's failure is no error
+    consumer._commit_after(client, [record("t", 0, 4)])
+    await consumer._committed()  # its failure is no error
+    consumer._commit_after(client, [record("t", 0, 5)])
     await consumer._committed()
     assert [offsets for step, offsets in client.calls if step == "sent"] == [
         {TopicPartition("t", 0): 5},
         {TopicPartition("t", 0): 6},
     ]
+
+
+class Witness:
+    """A ``Durability`` whose confirms are answered as told: what the runner does with them."""
+
+    def __init__(self) -> None:
+        self.watches = 0
+        self.confirms = 0
+        self.fail_next = False
+        self.failed = asyncio.Event()
+
+    async def watch(self) -> None:
+        self.watches += 1
+
+    async def confirm(self) -> None:
+        self.confirms += 1
+        if self.fail_next:
+            self.fail_next = False
+            self.failed.set()
+            raise ConnectionError("the database restarted")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_offsets_wait_for_the_effects_to_be_confirmed_durable() -> None:
+    witness = Witness()
+    consumer = runner(durability=witness)
+    client = SlowCommits()
+    client.answer.set()
+    consumer._commit_after(client, [record("t", 0, 4)])
+    await consumer._committed()
+    assert witness.confirms == 1
+    done = {TopicPartition("t", 0): 5}
+    assert client.calls == [("sent", done), ("answered", done)]
+    # Not confirmed: not committed, and neither is anything done after, until the batches
+    # since the last commit are taken again.
+    witness.fail_next = True
+    consumer._commit_after(client, [record("t", 0, 5)])
+    await consumer._committed()
+    consumer._commit_after(client, [record("t", 0, 6)])
+    await consumer._committed()
+    assert len(client.calls) == 2
+    assert witness.confirms == 2
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("more_records", [True, False], ids=["next-batch", "idle"])
+async def test_effects_not_confirmed_durable_are_done_again_from_the_last_commit(
+    topic: str, bootstrap: str, more_records: bool
+) -> None:
+    """The projector commits asynchronously: when its witness cannot confirm that the
+    effects since the last commit are durable (the database restarted, maybe losing them),
+    the consumer takes every record since that commit again, with the next batch or, when
+    none comes, once the watchdog sees the group's lag stand still."""
+    group = f"commit-test-{uuid.uuid4().hex[:6]}"
+    witness = Witness()
+    done: list[int] = []
+
+    async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
+        done.extend(i.event.reading.battery_id for i in batch)
+        return ()
+
+    async with consuming(bootstrap, topic, group, handle, stall_after_s=2, durability=witness) as (
+        consumer,
+        producer,
+    ):
+        assert witness.watches == 1  # before the first batch
+        for n in range(1, 101):
+            await producer.send(topic, reading(n), key=str(n).encode())
+        await producer.flush()
+        await until(lambda: len(done) >= 100, "the first records are done")
+        await lag_is_zero(consumer)
+
+        witness.fail_next = True
+        await producer.send_and_wait(topic, reading(101), key=b"101")
+        await asyncio.wait_for(witness.failed.wait(), 60)
+        assert done[100:] == [101]  # done, and its confirm failed
+        if more_records:
+            await producer.send_and_wait(topic, reading(102), key=b"102")
+        await until(lambda: done.count(101) == 2, "the record is done again")
+        await lag_is_zero(consumer)
+    assert all(done.count(n) == 1 for n in range(1, 101))  # committed before: not again
+    assert sorted(set(done)) == list(range(1, 102 + more_records))
+    assert witness.watches == 2  # a new watch before it was taken again
 
 
 @pytest.mark.integration

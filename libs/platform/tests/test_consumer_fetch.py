@@ -16,6 +16,7 @@ from batteryhub_platform.consumer import (
     FETCH_BYTES,
     POLL_TIMEOUT_MS,
     ConsumerRunner,
+    Durability,
     Incoming,
 )
 from batteryhub_platform.kafka import PRODUCER_BATCH_BYTES, EventPublisher, KafkaConnection
@@ -43,7 +44,7 @@ async def handle_nothing(_: list[Incoming[Any]]) -> tuple[()]:
     return ()
 
 
-def runner(max_records: int = 500) -> ConsumerRunner:
+def runner(max_records: int = 500, durability: Durability | None = None) -> ConsumerRunner:
     connection = KafkaConnection("127.0.0.1:1")  # never connected: nothing is started
     return ConsumerRunner(
         connection=connection,
@@ -53,6 +54,7 @@ def runner(max_records: int = 500) -> ConsumerRunner:
         publisher=EventPublisher(connection, "fetch-test", timeout_s=1),
         dead_letter_topic="t.dlq",
         max_records=max_records,
+        durability=durability,
     )
 
 

@@ -1,8 +1,12 @@
 """The one way to run a consumer: a FastStream batch subscriber with at-least-once delivery.
 
 - Offsets are committed only after the batch's effects are durable and its outgoing events
-  acknowledged; a failure seeks back and redelivers. The commit's answer is not waited for:
-  the next batch is handled meanwhile (one commit in flight, in order; ``stop`` waits for it).
+  acknowledged; a failure seeks back and redelivers. Commits are not waited for: the next
+  batch is handled meanwhile (one commit in flight, in order, the offsets of the batches
+  done meanwhile in the next; ``stop`` waits for them).
+- A handler whose effects are visible before they are durable (the projector commits
+  asynchronously) gives a ``Durability``: offsets are committed once it confirms the effects
+  durable, and if it cannot, the batches since the last commit are taken again.
 - Two batches are worked on at once, in two stages: the next batch is fetched and decoded
   while this one's effects run (its handler, its outgoing events' acknowledgements), so the
   processor decodes while the database or the broker does its part. Effects run one batch
@@ -27,7 +31,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -109,6 +113,25 @@ class Incoming(Generic[E]):
 
 
 BatchHandler = Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing | RawOutgoing]]]
+
+
+class Durability(Protocol):
+    """Tells when a handler's effects, visible once it returns, are durable too: for a
+    handler that does not wait for its writes to reach the disk (PostgreSQL's asynchronous
+    commit, ``batteryhub_platform.db.FlushWitness``).
+
+    ``watch`` begins a watch; it is called before the first batch, and again before batches
+    are taken again, and never raises. ``confirm`` returns once every effect that ended
+    since the watch began is durable, and raises when it cannot tell (the server went away,
+    maybe with them); the runner then takes again every batch since its last commit, under
+    a new watch. ``close`` ends the watch when the runner stops."""
+
+    async def watch(self) -> None: ...
+
+    async def confirm(self) -> None: ...
+
+    async def close(self) -> None: ...
+
 
 T = TypeVar("T")
 
@@ -295,6 +318,7 @@ class ConsumerRunner:
         fetch_bytes: int = FETCH_BYTES,
         stall_after_s: float = 30.0,
         watch_every_s: float = 5.0,
+        durability: Durability | None = None,
     ) -> None:
         self.group_id = group_id
         self._connection = connection
@@ -312,6 +336,13 @@ class ConsumerRunner:
         self._backoff_s = 0.0
         self._watch_task: asyncio.Task[None] | None = None
         self._commit_task: asyncio.Task[None] | None = None
+        self._to_commit: dict[TopicPartition, int] = {}
+        """Offsets of batches done and not yet in a commit."""
+        self._commit_client: Any = None
+        self._durability = durability
+        self._redo = False
+        """Set when ``durability`` could not confirm effects: until the consumer is sought
+        back to the group's committed offsets, nothing is committed."""
         self._effects_task: asyncio.Task[Rewound | None] | None = None
         self._stopping = False
         """Set by ``stop``: a batch handed over after it is not begun."""
@@ -350,6 +381,8 @@ class ConsumerRunner:
 
     async def start(self) -> None:
         self._stopping = False
+        if self._durability is not None:
+            await self._durability.watch()
         await self.broker.start()
         self._consuming = True
         self._watch_task = asyncio.create_task(self._watch(), name=f"{self.group_id}-watch")
@@ -365,6 +398,8 @@ class ConsumerRunner:
         await self._close_watch_clients()
         await self._finish_effects(STOP_WAIT_S)
         await self._committed()
+        if self._durability is not None:
+            await self._durability.close()
         await self.broker.stop()
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
@@ -389,6 +424,9 @@ class ConsumerRunner:
             decoded, failure = _Decoded([], []), exc
         decoding_s = time.perf_counter() - started
         failed_before = await self._settled()
+        if self._redo:
+            await self._take_again_from_committed(consumer)
+            return
         if failed_before is not None:
             _rewind(consumer, records, failed_before)
             return
@@ -421,7 +459,7 @@ class ConsumerRunner:
             return _rewind(consumer, records)
         self._backoff_s = 0.0
         BATCH_SECONDS.labels(self.group_id).observe(decoding_s + time.perf_counter() - started)
-        await self._commit_after(consumer, records)
+        self._commit_after(consumer, records)
         return None
 
     async def _settled(self) -> Rewound | None:
@@ -452,20 +490,42 @@ class ConsumerRunner:
         if self._effects_task is task:
             self._effects_task = None
 
-    async def _commit_after(self, consumer: Any, records: Sequence[ConsumerRecord]) -> None:
-        """Commit past ``records`` without waiting for the answer: the next batch is handled
-        meanwhile. One commit is in flight at most, and they go out in order, so a later one
-        never lands before an earlier one. A commit that fails (a rebalance, the broker away)
-        is covered by the next, which names later offsets; lost for good, it means only that
-        those records are delivered again, as any at-least-once consumer allows."""
-        offsets: dict[TopicPartition, int] = {}
+    def _commit_after(self, consumer: Any, records: Sequence[ConsumerRecord]) -> None:
+        """Commit past ``records`` without waiting: the next batch is handled meanwhile. One
+        commit is in flight at most; the batches done while it is take the next one
+        together, so a later commit never lands before an earlier one. A commit that fails
+        (a rebalance, the broker away) is covered by the next, which names later offsets;
+        lost for good, it means only that those records are delivered again, as any
+        at-least-once consumer allows."""
+        if self._redo:  # these records are taken again: nothing past them is committed
+            return
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-        await self._committed()
-        self._commit_task = asyncio.create_task(
-            self._commit(consumer, offsets), name=f"{self.group_id}-commit"
-        )
+            self._to_commit[tp] = max(self._to_commit.get(tp, 0), record.offset + 1)
+        self._commit_client = consumer
+        if self._commit_task is None or self._commit_task.done():
+            self._commit_task = asyncio.create_task(
+                self._commit_pending(), name=f"{self.group_id}-commit"
+            )
+
+    async def _commit_pending(self) -> None:
+        """Commit what is done, in turns, until nothing is left; with a ``Durability``,
+        each turn once it confirms the effects durable."""
+        while self._to_commit and not self._redo:
+            offsets, self._to_commit = self._to_commit, {}
+            if self._durability is not None:
+                try:
+                    await self._durability.confirm()
+                except Exception as exc:
+                    log.warning(
+                        "effects not confirmed durable; taking again every batch since the "
+                        "last commit",
+                        extra={"error": f"{type(exc).__name__}: {exc}"[:500]},
+                    )
+                    RETRIES.labels(self.group_id, "not_durable").inc()
+                    self._redo, self._to_commit = True, {}
+                    return
+            await self._commit(self._commit_client, offsets)
 
     async def _commit(self, consumer: Any, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -474,10 +534,29 @@ class ConsumerRunner:
             log.info("offset commit failed; a later one covers it", extra={"error": repr(exc)})
 
     async def _committed(self) -> None:
-        """Wait for the commit in flight, if any."""
-        task, self._commit_task = self._commit_task, None
-        if task is not None:
+        """Wait until what is done is committed (or given up, see ``_commit_pending``)."""
+        while (task := self._commit_task) is not None and not task.done():
             await task
+
+    async def _take_again_from_committed(self, consumer: Any) -> None:
+        """Effects since the last commit may be lost (``Durability.confirm`` failed): under
+        a new watch, seek every partition this consumer holds back to the group's committed
+        offset (or to the beginning, with none: ``auto_offset_reset``), so that each batch
+        since is taken again. The batch in hand is dropped: it comes again too. Should the
+        broker not answer, the next batch tries again."""
+        assert self._durability is not None  # only a confirm can ask for this
+        await self._durability.watch()
+        try:
+            for tp in consumer.assignment():
+                offset = await consumer.committed(tp)
+                if offset is None:
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, offset)
+        except Exception as exc:
+            await self._pause_before_retry(exc)
+            return
+        self._redo = False
 
     def _decode_all(self, records: Sequence[ConsumerRecord]) -> _Decoded:
         decoded = _Decoded([], [])
@@ -637,8 +716,13 @@ class ConsumerRunner:
         except Exception as exc:  # a wedged client may not close cleanly; it is replaced
             log.warning("stopping the stalled consumer failed", extra={"error": repr(exc)})
         await self._finish_effects(0)  # stuck, maybe: the new consumer takes their batch again
+        # The new consumer begins at the group's committed offsets: what was done and not
+        # committed yet is taken again, so its offsets are not committed.
+        self._to_commit, self._redo = {}, False
         try:
             async with asyncio.timeout(60):
+                if self._durability is not None:
+                    await self._durability.watch()
                 await self.broker.start()
         except Exception as exc:
             log.warning("restarting the consumer failed; retrying", extra={"error": repr(exc)})

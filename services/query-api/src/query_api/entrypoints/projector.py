@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from batteryhub_contracts.events import NOTIFICATION_EVENT, REGISTRY_EVENT
 from batteryhub_contracts.topics import DEAD_LETTERS, NOTIFICATIONS, READINGS_DECODED, REGISTRY
 from batteryhub_platform.consumer import ConsumerRunner, Incoming
-from batteryhub_platform.db import make_engine
+from batteryhub_platform.db import FlushWitness, make_engine
 from batteryhub_platform.kafka import Outgoing
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.service import consumer_app
@@ -21,7 +21,11 @@ from query_api.projector import READINGS_AS_ROWS, project_events
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging("query-projector", settings.log_level)
-    engine = make_engine(settings.database_dsn, settings.database_pool_size)
+    # Rows are visible once a batch's transaction commits, without waiting for the disk;
+    # offsets are committed once the witness confirms them durable (docs/decisions.md).
+    engine = make_engine(
+        settings.database_dsn, settings.database_pool_size, synchronous_commit=False
+    )
     # The projector publishes nothing but dead letters.
     publisher = settings.publisher(settings.projector_group_id)
 
@@ -40,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher=publisher,
         dead_letter_topic=settings.topic(DEAD_LETTERS),
         max_records=settings.max_records,
+        durability=FlushWitness(engine),
     )
 
     return consumer_app(

@@ -76,6 +76,24 @@ async def test_a_failed_commit_is_left_to_the_next_one() -> None:
     ]
 
 
+async def test_a_commit_that_never_ends_is_abandoned_and_the_next_one_begins() -> None:
+    """A stopped Kafka consumer's commit may retry forever; the watchdog's restart cancels
+    it, so that the new consumer's commits are not held behind it."""
+    consumer = runner()
+    stuck = SlowCommits()  # never answered
+    consumer._commit_after(stuck, [record("t", 0, 4)])
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(consumer._abandon_commit(), 5)
+    client = SlowCommits()
+    client.answer.set()
+    consumer._commit_after(client, [record("t", 0, 9)])
+    await asyncio.wait_for(consumer._committed(), 5)
+    assert client.calls == [
+        ("sent", {TopicPartition("t", 0): 10}),
+        ("answered", {TopicPartition("t", 0): 10}),
+    ]
+
+
 class Witness:
     """A ``Durability`` whose confirms are answered as told: what the runner does with them."""
 

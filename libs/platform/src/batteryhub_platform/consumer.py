@@ -397,7 +397,12 @@ class ConsumerRunner:
             await asyncio.gather(self._watch_task, return_exceptions=True)
         await self._close_watch_clients()
         await self._finish_effects(STOP_WAIT_S)
-        await self._committed()
+        try:
+            async with asyncio.timeout(STOP_WAIT_S):
+                await self._committed()
+        except TimeoutError:  # the next consumer of the group takes those records again
+            log.warning("offsets not committed in time; left", extra={"wait_s": STOP_WAIT_S})
+            await self._abandon_commit()
         if self._durability is not None:
             await self._durability.close()
         await self.broker.stop()
@@ -424,7 +429,7 @@ class ConsumerRunner:
             decoded, failure = _Decoded([], []), exc
         decoding_s = time.perf_counter() - started
         failed_before = await self._settled()
-        if self._redo:
+        if self._redo and not self._stopping:
             await self._take_again_from_committed(consumer)
             return
         if failed_before is not None:
@@ -537,6 +542,15 @@ class ConsumerRunner:
         """Wait until what is done is committed (or given up, see ``_commit_pending``)."""
         while (task := self._commit_task) is not None and not task.done():
             await task
+
+    async def _abandon_commit(self) -> None:
+        """Cancel the commit in flight. A stopped Kafka consumer's commit may never end
+        (aiokafka's closing coordinator retries it as a retriable error), and while it runs
+        no other commit begins; what it held is taken again by the group's next consumer."""
+        task, self._commit_task = self._commit_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _take_again_from_committed(self, consumer: Any) -> None:
         """Effects since the last commit may be lost (``Durability.confirm`` failed): under
@@ -716,6 +730,7 @@ class ConsumerRunner:
         except Exception as exc:  # a wedged client may not close cleanly; it is replaced
             log.warning("stopping the stalled consumer failed", extra={"error": repr(exc)})
         await self._finish_effects(0)  # stuck, maybe: the new consumer takes their batch again
+        await self._abandon_commit()
         # The new consumer begins at the group's committed offsets: what was done and not
         # committed yet is taken again, so its offsets are not committed.
         self._to_commit, self._redo = {}, False

@@ -90,11 +90,19 @@ class FlushWitness:
             log.warning("no connection to confirm durability on", extra={"error": repr(exc)})
 
     async def confirm(self) -> None:
+        """Return once every commit before it is durable, or raise ``ConnectionError``."""
         if self._held is None:
             raise ConnectionError("no connection held since the effects: cannot tell")
-        driver = (await self._held.get_raw_connection()).driver_connection
-        assert driver is not None  # an open connection of the asyncpg dialect
-        await driver.execute(_FLUSH)
+        try:
+            driver = (await self._held.get_raw_connection()).driver_connection
+            assert driver is not None  # an open connection of the asyncpg dialect
+            await driver.execute(_FLUSH)
+        except Exception as exc:
+            # One meaning, whatever the driver's words for it: a server that ended the
+            # connection is seen as ConnectionDoesNotExistError once the socket's end is
+            # read, but as InternalClientError ("another operation is in progress") when
+            # only the server's FATAL message has arrived.
+            raise ConnectionError(f"the connection held since the effects failed: {exc!r}") from exc
 
     async def close(self) -> None:
         held, self._held = self._held, None

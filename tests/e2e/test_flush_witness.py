@@ -6,11 +6,20 @@ until a new watch."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
+import asyncpg
+import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from batteryhub_platform.db import FlushWitness, make_engine
-from tests.hub import Hub
+from batteryhub_platform.offsets import group_positions
+from deploy.local.run import PYTHON, ROOT, LocalSystem
+from tests.hub import GROUP_TOPICS, Hub, eventually, free_port, new_hub_id
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +65,134 @@ async def test_a_confirm_flushes_past_every_commit_before_it_while_its_connectio
     finally:
         await witness.close()
         await engine.dispose()
+
+
+async def test_a_watch_after_the_server_ended_the_pooled_connections_holds_a_live_one(
+    hub: Hub,
+) -> None:
+    """After a PostgreSQL restart every pooled connection is dead: a watch that held one
+    would fail its confirm, and the projector would write its batches again for nothing."""
+    engine = make_engine(hub.system.database_url(), pool_size=2, synchronous_commit=False)
+    witness = FlushWitness(engine)
+    try:
+        async with engine.connect() as a, engine.connect() as b:  # two back in the pool after
+            pids = [
+                (await c.get_raw_connection()).driver_connection.get_server_pid()  # type: ignore[union-attr]
+                for c in (a, b)
+            ]
+        admin = await asyncpg.connect(hub.system.database_url(driver="postgresql"))
+        try:
+            for pid in pids:
+                assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
+        finally:
+            await admin.close()
+        await witness.watch()
+        await witness.confirm()
+        assert witness.refused is None
+    finally:
+        await witness.close()
+        await engine.dispose()
+
+
+_FLUSH_FUNCTION = "pg_catalog.pg_logical_emit_message(boolean, text, text)"
+
+
+async def test_a_projector_whose_role_may_not_write_the_wal_message_is_not_ready_until_granted(
+    hub: Hub,
+) -> None:
+    """A database hardened to revoke ``pg_logical_emit_message`` from ``PUBLIC``: the
+    projector says why in its log, with the GRANT to run, and is not ready (so a rollout
+    stops); once granted, it is ready without a restart and commits its offsets."""
+    system = hub.system
+    run = uuid.uuid4().hex[:8]
+    database, role, password = f"{system.database}_w{run}", f"bh_witness_{run}", f"pw-{run}"
+    group = f"witness-{run}"
+    admin = await asyncpg.connect(system.database_url("postgres", "postgresql"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    finally:
+        await admin.close()
+    env = {
+        "BATTERYHUB_DATABASE_URL": system.database_url(database),
+        "BATTERYHUB_PROJECTOR_GROUP_ID": group,
+    }
+    migrate = await asyncio.create_subprocess_exec(
+        str(PYTHON), "-m", "query_api.entrypoints.migrate", cwd=ROOT, env={**system.env(), **env}
+    )
+    assert await migrate.wait() == 0
+    owner = await asyncpg.connect(system.database_url(database, "postgresql"))
+    port = free_port()
+    try:
+        await owner.execute(
+            f"GRANT USAGE ON SCHEMA query TO {role};"
+            f" GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA query TO {role};"
+            f" REVOKE EXECUTE ON FUNCTION {_FLUSH_FUNCTION} FROM PUBLIC"
+        )
+        restricted = system.database_url(database).replace(
+            f"postgres:{system.pg_password}@", f"{role}:{password}@"
+        )
+        system.start(
+            "query-projector",
+            instance=f"-{group}",
+            port=port,
+            extra_env={**env, "BATTERYHUB_DATABASE_URL": restricted},
+        )
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+
+            async def refused() -> None:
+                try:
+                    answer = await c.get("/ready")
+                except httpx.TransportError as exc:
+                    raise AssertionError("not answering yet") from exc
+                assert answer.status_code == 503
+                assert answer.json()["checks"] == {
+                    "kafka": True,
+                    "database": True,
+                    "durability": False,
+                }
+
+            await eventually(refused, timeout_s=60, interval_s=0.3)
+            log = system.log_file(f"query-projector-{group}").read_text()
+            assert f"GRANT EXECUTE ON FUNCTION {_FLUSH_FUNCTION} TO {role}" in log
+            # A record for it to take, whatever ran before: a battery registered.
+            await hub.new_battery(hub_id=new_hub_id())
+            await asyncio.sleep(3)  # time to take it, and to commit nothing
+            assert not any(done for done, _ in (await _positions(system, group)).values())
+
+            await owner.execute(f"GRANT EXECUTE ON FUNCTION {_FLUSH_FUNCTION} TO {role}")
+
+            async def ready() -> None:
+                assert (await c.get("/ready")).status_code == 200
+
+            await eventually(ready, timeout_s=30, interval_s=0.3)
+
+            # What it took while refused is committed now: it catches up.
+            async def caught_up() -> None:
+                positions = await _positions(system, group)
+                assert positions and all(done == end for done, end in positions.values())
+
+            await eventually(caught_up, timeout_s=60, interval_s=0.5)
+    finally:
+        system.stop(f"query-projector-{group}")
+        await owner.close()
+        admin = await asyncpg.connect(system.database_url("postgres", "postgresql"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        finally:
+            await admin.close()
+
+
+async def _positions(system: LocalSystem, group: str) -> dict[object, tuple[int, int]]:
+    """The projector's partitions with ``group``'s committed offset and the end offset."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka)
+    consumer = AIOKafkaConsumer(bootstrap_servers=system.kafka)
+    await admin.start()
+    await consumer.start()
+    try:
+        topics = {system.topic_prefix + t for t in GROUP_TOPICS["query-projector"]}
+        return dict(await group_positions(admin, consumer, group, topics))
+    finally:
+        await consumer.stop()
+        await admin.close()

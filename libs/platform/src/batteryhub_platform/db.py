@@ -62,6 +62,9 @@ a commit waits for the flush only then (a transaction id alone, ``txid_current()
 make it wait). A transactional message is the least it can write, with no table, and any
 role may (``EXECUTE`` is granted to ``PUBLIC``; any ``wal_level``)."""
 
+_FLUSH_FUNCTION = "pg_catalog.pg_logical_emit_message(boolean, text, text)"
+_MAY_FLUSH = f"SELECT has_function_privilege('{_FLUSH_FUNCTION}', 'EXECUTE'), current_user"
+
 
 class FlushWitness:
     """Tells when transactions that committed asynchronously are durable: a consumer's
@@ -80,19 +83,74 @@ class FlushWitness:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._held: AsyncConnection | None = None
+        self.refused: str | None = None
+        """Why no confirm can succeed, when the role may not write the WAL message: for
+        the service's readiness, until a watch finds the grant."""
 
     async def watch(self) -> None:
-        """Hold a new connection. If none can be had, the next ``confirm`` fails."""
+        """Hold a new connection, known alive, and ask whether the role may write the WAL
+        message. If no connection can be had, the next ``confirm`` fails."""
         await self.close()
+        for attempt in (1, 2):
+            try:
+                held = await self._engine.connect()
+            except Exception as exc:  # the database is away: confirm says so when asked
+                log.warning("no connection to confirm durability on", extra={"error": repr(exc)})
+                return
+            try:
+                driver = (await held.get_raw_connection()).driver_connection
+                assert driver is not None  # an open connection of the asyncpg dialect
+                granted, role = await driver.fetchrow(_MAY_FLUSH)
+            except Exception as exc:
+                # A pooled connection the server ended (a restart ends them all): a watch
+                # on it would fail its confirm, and batches would be taken again for
+                # nothing. The pool's other idle ones are as old: a new pool, once.
+                await _discard(held)
+                log.info("a pooled connection had ended", extra={"error": repr(exc)})
+                if attempt == 1:
+                    await self._engine.dispose()
+                continue
+            self._held = held
+            was_refused, self.refused = (
+                self.refused,
+                (
+                    None
+                    if granted
+                    else (
+                        f"the database role {role!r} may not execute {_FLUSH_FUNCTION}, so the "
+                        f"projector cannot tell when its writes are durable and commits no "
+                        f"offsets: GRANT EXECUTE ON FUNCTION {_FLUSH_FUNCTION} TO {role}"
+                    )
+                ),
+            )
+            if self.refused and self.refused != was_refused:  # once, not at every redo
+                log.error(self.refused)
+            return
+
+    async def may_confirm(self) -> bool:
+        """For the service's readiness: false while the role may not write the WAL message.
+        Asked of the database again at each call until it may, so a GRANT is seen without
+        a restart (the privilege is checked when the message is written, on the held
+        connection too)."""
+        if self.refused is None:
+            return True
         try:
-            self._held = await self._engine.connect()
-        except Exception as exc:  # the database is away: confirm says so when asked
-            log.warning("no connection to confirm durability on", extra={"error": repr(exc)})
+            async with self._engine.connect() as c:
+                granted = (await c.execute(text(_MAY_FLUSH))).one()[0]
+        except Exception:  # the database is away: the database check says so
+            return False
+        if granted:
+            self.refused = None
+            log.info("the role may execute the WAL message now: offsets are committed again")
+        return bool(granted)
 
     async def confirm(self) -> None:
-        """Return once every commit before it is durable, or raise ``ConnectionError``."""
+        """Return once every commit before it is durable, or raise ``ConnectionError``
+        (``PermissionError`` when the role may not write the WAL message)."""
         if self._held is None:
             raise ConnectionError("no connection held since the effects: cannot tell")
+        if self.refused:
+            raise PermissionError(self.refused)
         try:
             driver = (await self._held.get_raw_connection()).driver_connection
             assert driver is not None  # an open connection of the asyncpg dialect
@@ -107,11 +165,16 @@ class FlushWitness:
     async def close(self) -> None:
         held, self._held = self._held, None
         if held is not None:
-            try:
-                await held.invalidate()  # never back to the pool: it may be mid-transaction
-                await held.close()
-            except Exception as exc:  # a connection the server ended may not close cleanly
-                log.debug("closing the held connection failed", extra={"error": repr(exc)})
+            await _discard(held)
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Close a connection, never back to the pool: it may be mid-transaction or ended."""
+    try:
+        await connection.invalidate()
+        await connection.close()
+    except Exception as exc:  # a connection the server ended may not close cleanly
+        log.debug("closing a held connection failed", extra={"error": repr(exc)})
 
 
 def _json_text(data: Any) -> str:

@@ -3,7 +3,7 @@ small FastAPI app that serves /health, /ready and /metrics."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ def consumer_app(
     publisher: EventPublisher,
     runner: ConsumerRunner,
     engine: AsyncEngine | None = None,
+    readiness: Sequence[ReadinessCheck] = (),
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -55,5 +56,6 @@ def consumer_app(
             return "database", await database_reachable(db)
 
         checks.append(database_ready)
+    checks.extend(readiness)
     install_edges(app, max_body_bytes=4096, readiness=checks)
     return app

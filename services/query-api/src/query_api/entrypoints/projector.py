@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def handle(batch: list[Incoming[Any]]) -> Sequence[Outgoing]:
         return await project_events(batch, engine)
 
+    witness = FlushWitness(engine)
     runner = ConsumerRunner(
         connection=settings.kafka,
         group_id=settings.projector_group_id,
@@ -44,8 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher=publisher,
         dead_letter_topic=settings.topic(DEAD_LETTERS),
         max_records=settings.max_records,
-        durability=FlushWitness(engine),
+        durability=witness,
     )
+
+    async def durability_ready() -> tuple[str, bool]:
+        # Not ready while the role may not write the witness's WAL message: no offset is
+        # committed then, and a rollout should stop here (docs/operations.md).
+        return "durability", await witness.may_confirm()
 
     return consumer_app(
         title="battery-hub query projector",
@@ -53,4 +59,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher=publisher,
         runner=runner,
         engine=engine,
+        readiness=[durability_ready],
     )

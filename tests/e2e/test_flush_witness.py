@@ -94,94 +94,120 @@ async def test_a_watch_after_the_server_ended_the_pooled_connections_holds_a_liv
         await engine.dispose()
 
 
-_FLUSH_FUNCTION = "pg_catalog.pg_logical_emit_message(boolean, text, text)"
+_FLUSH_FUNCTION = """
+SELECT coalesce(
+    to_regprocedure('pg_catalog.pg_logical_emit_message(boolean, text, text, boolean)'),
+    to_regprocedure('pg_catalog.pg_logical_emit_message(boolean, text, text)')
+)::text"""
 
 
 async def test_a_projector_whose_role_may_not_write_the_wal_message_is_not_ready_until_granted(
     hub: Hub,
 ) -> None:
     """A database hardened to revoke ``pg_logical_emit_message`` from ``PUBLIC``: the
-    projector says why in its log, with the GRANT to run, and is not ready (so a rollout
-    stops); once granted, it is ready without a restart and commits its offsets."""
+    projector says why in its log, with the GRANT to run, commits no offset and is not
+    ready (so a rollout stops); once that GRANT is run, it is ready without a restart and
+    commits its offsets."""
     system = hub.system
     run = uuid.uuid4().hex[:8]
     database, role, password = f"{system.database}_w{run}", f"bh_witness_{run}", f"pw-{run}"
-    group = f"witness-{run}"
-    admin = await asyncpg.connect(system.database_url("postgres", "postgresql"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-    finally:
-        await admin.close()
+    group, port = f"witness-{run}", free_port()
     env = {
         "BATTERYHUB_DATABASE_URL": system.database_url(database),
         "BATTERYHUB_PROJECTOR_GROUP_ID": group,
     }
-    migrate = await asyncio.create_subprocess_exec(
-        str(PYTHON), "-m", "query_api.entrypoints.migrate", cwd=ROOT, env={**system.env(), **env}
-    )
-    assert await migrate.wait() == 0
-    owner = await asyncpg.connect(system.database_url(database, "postgresql"))
-    port = free_port()
+    admin = await asyncpg.connect(system.database_url("postgres", "postgresql"))
+    await admin.execute(f'CREATE DATABASE "{database}"')
     try:
-        await owner.execute(
-            f"GRANT USAGE ON SCHEMA query TO {role};"
-            f" GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA query TO {role};"
-            f" REVOKE EXECUTE ON FUNCTION {_FLUSH_FUNCTION} FROM PUBLIC"
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        migrate = await asyncio.create_subprocess_exec(
+            str(PYTHON),
+            "-m",
+            "query_api.entrypoints.migrate",
+            cwd=ROOT,
+            env={**system.env(), **env},
         )
-        restricted = system.database_url(database).replace(
-            f"postgres:{system.pg_password}@", f"{role}:{password}@"
-        )
-        system.start(
-            "query-projector",
-            instance=f"-{group}",
-            port=port,
-            extra_env={**env, "BATTERYHUB_DATABASE_URL": restricted},
-        )
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
-
-            async def refused() -> None:
-                try:
-                    answer = await c.get("/ready")
-                except httpx.TransportError as exc:
-                    raise AssertionError("not answering yet") from exc
-                assert answer.status_code == 503
-                assert answer.json()["checks"] == {
-                    "kafka": True,
-                    "database": True,
-                    "durability": False,
-                }
-
-            await eventually(refused, timeout_s=60, interval_s=0.3)
-            log = system.log_file(f"query-projector-{group}").read_text()
-            assert f"GRANT EXECUTE ON FUNCTION {_FLUSH_FUNCTION} TO {role}" in log
-            # A record for it to take, whatever ran before: a battery registered.
-            await hub.new_battery(hub_id=new_hub_id())
-            await asyncio.sleep(3)  # time to take it, and to commit nothing
-            assert not any(done for done, _ in (await _positions(system, group)).values())
-
-            await owner.execute(f"GRANT EXECUTE ON FUNCTION {_FLUSH_FUNCTION} TO {role}")
-
-            async def ready() -> None:
-                assert (await c.get("/ready")).status_code == 200
-
-            await eventually(ready, timeout_s=30, interval_s=0.3)
-
-            # What it took while refused is committed now: it catches up.
-            async def caught_up() -> None:
-                positions = await _positions(system, group)
-                assert positions and all(done == end for done, end in positions.values())
-
-            await eventually(caught_up, timeout_s=60, interval_s=0.5)
-    finally:
-        system.stop(f"query-projector-{group}")
-        await owner.close()
-        admin = await asyncpg.connect(system.database_url("postgres", "postgresql"))
+        assert await migrate.wait() == 0
+        owner = await asyncpg.connect(system.database_url(database, "postgresql"))
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            await admin.execute(f"DROP ROLE IF EXISTS {role}")
+            function = await owner.fetchval(_FLUSH_FUNCTION)
+            await owner.execute(
+                f"GRANT USAGE ON SCHEMA query TO {role};"
+                f" GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA query TO {role};"
+                f" REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC"
+            )
+            restricted = system.database_url(database).replace(
+                f"postgres:{system.pg_password}@", f"{role}:{password}@"
+            )
+            system.start(
+                "query-projector",
+                instance=f"-{group}",
+                port=port,
+                extra_env={**env, "BATTERYHUB_DATABASE_URL": restricted},
+            )
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+                await _refused_until_granted(hub, c, owner, group, role, function)
         finally:
-            await admin.close()
+            system.stop(f"query-projector-{group}")
+            await owner.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
+
+
+async def _refused_until_granted(
+    hub: Hub,
+    c: httpx.AsyncClient,
+    owner: asyncpg.Connection,
+    group: str,
+    role: str,
+    function: str,
+) -> None:
+    async def refused() -> None:
+        try:
+            answer = await c.get("/ready")
+        except httpx.TransportError as exc:
+            raise AssertionError("not answering yet") from exc
+        assert answer.status_code == 503
+        assert answer.json()["checks"] == {"kafka": True, "database": True, "durability": False}
+
+    await eventually(refused, timeout_s=60, interval_s=0.3)
+    grant = f"GRANT EXECUTE ON FUNCTION {function} TO {role}"
+    log = hub.system.log_file(f"query-projector-{group}").read_text()
+    assert f"commits no offsets; run: {grant}" in log
+
+    # A record for it to take, whatever ran before (a battery registered): taken, its
+    # confirm failing, and nothing committed.
+    await hub.new_battery(hub_id=new_hub_id())
+
+    async def confirms_failed() -> None:
+        metrics = (await c.get("/metrics")).text
+        failed = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("consumer_retries_total{") and 'kind="not_durable"' in line
+        ]
+        assert failed and float(failed[0].split()[-1]) >= 1, failed
+
+    await eventually(confirms_failed, timeout_s=60, interval_s=0.3)
+    assert not any(done for done, _ in (await _positions(hub.system, group)).values())
+
+    await owner.execute(grant)  # the statement its log gave
+
+    async def ready() -> None:
+        assert (await c.get("/ready")).status_code == 200
+
+    await eventually(ready, timeout_s=30, interval_s=0.3)
+    # Its next batch takes again what it took while refused, and commits it. (With no
+    # record coming, the watchdog's restart would, within 30 s: not waited for here.)
+    await hub.new_battery(hub_id=new_hub_id())
+
+    async def caught_up() -> None:
+        positions = await _positions(hub.system, group)
+        assert positions and all(done == end for done, end in positions.values())
+
+    await eventually(caught_up, timeout_s=120, interval_s=0.5)
 
 
 async def _positions(system: LocalSystem, group: str) -> dict[object, tuple[int, int]]:

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from batteryhub_platform.consumer import Incoming
+from batteryhub_platform.consumer import Incoming, pause_after_unconfirmed
 from batteryhub_platform.kafka import BrokerUnavailable, Outgoing
 from bench.kafka_tools import group_lag
 from libs.platform.tests.support import consuming, lag_is_zero, reading, until
@@ -136,6 +136,21 @@ async def test_offsets_wait_for_the_effects_to_be_confirmed_durable() -> None:
     await consumer._committed()
     assert len(client.calls) == 2
     assert witness.confirms == 2
+
+
+def test_batches_are_taken_again_at_once_after_one_failed_confirm_then_ever_more_slowly() -> None:
+    """One failed confirm is a database that restarted: its batches are taken again at once.
+    Confirms that keep failing (a grant missing) are not a tight loop of rewrites."""
+    assert [pause_after_unconfirmed(n) for n in range(1, 9)] == [
+        0.0,
+        0.2,
+        0.4,
+        0.8,
+        1.6,
+        3.2,
+        5.0,
+        5.0,
+    ]
 
 
 @pytest.mark.integration

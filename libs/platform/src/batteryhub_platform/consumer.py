@@ -115,6 +115,13 @@ class Incoming(Generic[E]):
 BatchHandler = Callable[[list[Incoming[Any]]], Awaitable[Sequence[Outgoing | RawOutgoing]]]
 
 
+def pause_after_unconfirmed(in_a_row: int) -> float:
+    """Seconds to wait before batches are taken again after ``in_a_row`` confirms failed:
+    none after the first (a database restart: take them again at once), then from 0.2 s,
+    doubling, to at most 5 s (a confirm that cannot succeed, as when a grant is missing)."""
+    return 0.0 if in_a_row < 2 else min(0.2 * 2 ** (in_a_row - 2), 5.0)
+
+
 class Durability(Protocol):
     """Tells when a handler's effects, visible once it returns, are durable too: for a
     handler that does not wait for its writes to reach the disk (PostgreSQL's asynchronous
@@ -343,6 +350,9 @@ class ConsumerRunner:
         self._redo = False
         """Set when ``durability`` could not confirm effects: until the consumer is sought
         back to the group's committed offsets, nothing is committed."""
+        self._unconfirmed = 0
+        """Confirms failed in a row: from the second, batches are taken again only after a
+        pause, so a confirm that cannot succeed (a grant missing) is not a tight loop."""
         self._effects_task: asyncio.Task[Rewound | None] | None = None
         self._stopping = False
         """Set by ``stop``: a batch handed over after it is not begun."""
@@ -521,7 +531,9 @@ class ConsumerRunner:
             if self._durability is not None:
                 try:
                     await self._durability.confirm()
+                    self._unconfirmed = 0
                 except Exception as exc:
+                    self._unconfirmed += 1
                     log.warning(
                         "effects not confirmed durable; taking again every batch since the "
                         "last commit",
@@ -559,6 +571,8 @@ class ConsumerRunner:
         since is taken again. The batch in hand is dropped: it comes again too. Should the
         broker not answer, the next batch tries again."""
         assert self._durability is not None  # only a confirm can ask for this
+        if pause_s := pause_after_unconfirmed(self._unconfirmed):
+            await asyncio.sleep(pause_s)
         await self._durability.watch()
         try:
             for tp in consumer.assignment():

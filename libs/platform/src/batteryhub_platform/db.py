@@ -8,12 +8,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from batteryhub_contracts.events import encode_data
 
@@ -62,8 +64,17 @@ a commit waits for the flush only then (a transaction id alone, ``txid_current()
 make it wait). A transactional message is the least it can write, with no table, and any
 role may (``EXECUTE`` is granted to ``PUBLIC``; any ``wal_level``)."""
 
-_FLUSH_FUNCTION = "pg_catalog.pg_logical_emit_message(boolean, text, text)"
-_MAY_FLUSH = f"SELECT has_function_privilege('{_FLUSH_FUNCTION}', 'EXECUTE'), current_user"
+_MAY_FLUSH = """
+SELECT has_function_privilege(f, 'EXECUTE'),
+       format('GRANT EXECUTE ON FUNCTION %s TO %I', f::regprocedure, current_user)
+FROM (SELECT coalesce(
+    to_regprocedure('pg_catalog.pg_logical_emit_message(boolean, text, text, boolean)'),
+    to_regprocedure('pg_catalog.pg_logical_emit_message(boolean, text, text)')
+) AS f) AS found
+"""
+"""Whether this role may write the WAL message, and the statement that would let it. The
+function has a fourth argument, with a default, from PostgreSQL 17 on."""
+_ASK_TIMEOUT_S = 2.0
 
 
 class FlushWitness:
@@ -91,7 +102,12 @@ class FlushWitness:
         """Hold a new connection, known alive, and ask whether the role may write the WAL
         message. If no connection can be had, the next ``confirm`` fails."""
         await self.close()
-        for attempt in (1, 2):
+        # After a server restart every idle pooled connection is dead: one try more than
+        # there are, each one that fails dropped (a watch on it would fail its confirm, and
+        # batches would be taken again for nothing).
+        pool = self._engine.pool
+        tries = pool.checkedin() + 1 if isinstance(pool, QueuePool) else 2
+        for _ in range(tries):
             try:
                 held = await self._engine.connect()
             except Exception as exc:  # the database is away: confirm says so when asked
@@ -100,15 +116,14 @@ class FlushWitness:
             try:
                 driver = (await held.get_raw_connection()).driver_connection
                 assert driver is not None  # an open connection of the asyncpg dialect
-                granted, role = await driver.fetchrow(_MAY_FLUSH)
+                granted, grant = await driver.fetchrow(_MAY_FLUSH, timeout=_ASK_TIMEOUT_S)
+            except asyncpg.PostgresError as exc:  # it answered: alive; confirm will tell
+                log.warning("could not ask for the WAL message's grant", extra={"error": repr(exc)})
+                self._held = held
+                return
             except Exception as exc:
-                # A pooled connection the server ended (a restart ends them all): a watch
-                # on it would fail its confirm, and batches would be taken again for
-                # nothing. The pool's other idle ones are as old: a new pool, once.
                 await _discard(held)
                 log.info("a pooled connection had ended", extra={"error": repr(exc)})
-                if attempt == 1:
-                    await self._engine.dispose()
                 continue
             self._held = held
             was_refused, self.refused = (
@@ -117,9 +132,9 @@ class FlushWitness:
                     None
                     if granted
                     else (
-                        f"the database role {role!r} may not execute {_FLUSH_FUNCTION}, so the "
-                        f"projector cannot tell when its writes are durable and commits no "
-                        f"offsets: GRANT EXECUTE ON FUNCTION {_FLUSH_FUNCTION} TO {role}"
+                        "the database role may not write the WAL message that tells when the "
+                        "projector's writes are durable, so it commits no offsets; run: "
+                        + (grant or "(none in this database: PostgreSQL 9.6 or later has it)")
                     )
                 ),
             )
@@ -135,13 +150,13 @@ class FlushWitness:
         if self.refused is None:
             return True
         try:
-            async with self._engine.connect() as c:
+            async with asyncio.timeout(_ASK_TIMEOUT_S), self._engine.connect() as c:
                 granted = (await c.execute(text(_MAY_FLUSH))).one()[0]
         except Exception:  # the database is away: the database check says so
             return False
         if granted:
             self.refused = None
-            log.info("the role may execute the WAL message now: offsets are committed again")
+            log.info("the role may write the WAL message now: offsets are committed again")
         return bool(granted)
 
     async def confirm(self) -> None:

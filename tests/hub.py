@@ -22,7 +22,7 @@ from batteryhub_contracts.topics import (
     REGISTRY,
 )
 from batteryhub_platform.offsets import group_positions
-from deploy.local.run import LocalSystem
+from deploy.local.run import PYTHON, ROOT, LocalSystem
 
 T = TypeVar("T")
 
@@ -276,3 +276,16 @@ async def wait_until_ready(client: httpx.AsyncClient, what: str, timeout_s: floa
             pass
         assert time.monotonic() < deadline, f"{what} never became ready"
         await asyncio.sleep(0.3)
+
+
+async def migrate_query_tables(system: LocalSystem, env: dict[str, str]) -> None:
+    """Run the query side's migrations with ``system``'s settings overridden by ``env`` (a
+    database of a test's own, say)."""
+    process = await asyncio.create_subprocess_exec(
+        str(PYTHON),
+        "-m",
+        "query_api.entrypoints.migrate",
+        cwd=ROOT,
+        env={**system.env(), **env},
+    )
+    assert await process.wait() == 0

@@ -6,7 +6,6 @@ until a new watch."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import asyncpg
@@ -15,11 +14,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batteryhub_platform.db import FlushWitness, make_engine
 from batteryhub_platform.offsets import group_positions
-from deploy.local.run import PYTHON, ROOT, LocalSystem
-from tests.hub import GROUP_TOPICS, Hub, eventually, free_port, new_hub_id
+from deploy.local.run import LocalSystem
+from tests.hub import GROUP_TOPICS, Hub, eventually, free_port, migrate_query_tables, new_hub_id
 
 pytestmark = pytest.mark.e2e
 
@@ -51,13 +51,9 @@ async def test_a_confirm_flushes_past_every_commit_before_it_while_its_connectio
         # the server's FATAL message alone or as a closed socket, and every way must fail.
         for _ in range(10):
             assert witness._held is not None
-            held = (await witness._held.get_raw_connection()).driver_connection
-            assert held is not None
+            pid = await _backend_pid(witness._held)
             async with engine.connect() as c:
-                await c.execute(
-                    text("SELECT pg_terminate_backend(:pid)"),
-                    {"pid": held.get_server_pid()},
-                )
+                await c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             with pytest.raises(ConnectionError):
                 await witness.confirm()
             await witness.watch()
@@ -76,10 +72,7 @@ async def test_a_watch_after_the_server_ended_the_pooled_connections_holds_a_liv
     witness = FlushWitness(engine)
     try:
         async with engine.connect() as a, engine.connect() as b:  # two back in the pool after
-            pids = [
-                (await c.get_raw_connection()).driver_connection.get_server_pid()  # type: ignore[union-attr]
-                for c in (a, b)
-            ]
+            pids = [await _backend_pid(c) for c in (a, b)]
         admin = await asyncpg.connect(hub.system.database_url(driver="postgresql"))
         try:
             for pid in pids:
@@ -120,14 +113,7 @@ async def test_a_projector_whose_role_may_not_write_the_wal_message_is_not_ready
     await admin.execute(f'CREATE DATABASE "{database}"')
     try:
         await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        migrate = await asyncio.create_subprocess_exec(
-            str(PYTHON),
-            "-m",
-            "query_api.entrypoints.migrate",
-            cwd=ROOT,
-            env={**system.env(), **env},
-        )
-        assert await migrate.wait() == 0
+        await migrate_query_tables(system, env)
         owner = await asyncpg.connect(system.database_url(database, "postgresql"))
         try:
             function = await owner.fetchval(_FLUSH_FUNCTION)
@@ -222,3 +208,9 @@ async def _positions(system: LocalSystem, group: str) -> dict[object, tuple[int,
     finally:
         await consumer.stop()
         await admin.close()
+
+
+async def _backend_pid(connection: AsyncConnection) -> int:
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # an open connection of the asyncpg dialect
+    return int(driver.get_server_pid())

@@ -3,7 +3,6 @@ database answers every query exactly as the live one does."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
@@ -13,8 +12,14 @@ import asyncpg
 import httpx
 import pytest
 
-from deploy.local.run import PYTHON, ROOT
-from tests.hub import Hub, eventually, free_port, new_hub_id, wait_until_ready
+from tests.hub import (
+    Hub,
+    eventually,
+    free_port,
+    migrate_query_tables,
+    new_hub_id,
+    wait_until_ready,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -92,14 +97,7 @@ async def test_a_projection_rebuilt_from_the_log_answers_identically(hub: Hub) -
         "BATTERYHUB_DATABASE_URL": system.database_url(database),
         "BATTERYHUB_PROJECTOR_GROUP_ID": f"replay-{uuid.uuid4().hex[:8]}",
     }
-    process = await asyncio.create_subprocess_exec(
-        str(PYTHON),
-        "-m",
-        "query_api.entrypoints.migrate",
-        cwd=ROOT,
-        env={**system.env(), **rebuilt_env},
-    )
-    assert await process.wait() == 0
+    await migrate_query_tables(system, rebuilt_env)
     projector_port, query_port = free_port(), free_port()
     system.start("query-projector", instance="-replay", port=projector_port, extra_env=rebuilt_env)
     system.start("query-api", instance="-replay", port=query_port, extra_env=rebuilt_env)

@@ -106,7 +106,7 @@ async def test_a_batch_holds_about_batch_bytes_of_values_however_kafka_compresse
         await take(cast(AIOKafkaConsumer, client))
 
     limits = [c["max_records"] for c in client.calls]
-    assert limits[0] == BATCH_BYTES // (128 * 1024) == 64  # nothing seen yet: upload records
-    assert limits[1] == BATCH_BYTES // 130_000 == 64  # after uploads: ~8 MiB of them
+    assert limits[0] == BATCH_BYTES // (128 * 1024) == 32  # nothing seen yet: upload records
+    assert limits[1] == BATCH_BYTES // 130_000 == 32  # after uploads: ~4 MiB of them
     assert limits[1:12] == sorted(limits[1:12])  # then growing back, a tenth a batch
     assert limits[-1] == 500  # single readings: the configured maximum

@@ -216,16 +216,16 @@ STOP_WAIT_S = 10.0
 """How long ``stop`` lets a batch's effects in progress end before it cancels them (a batch
 takes well under a second; the chart gives a pod 30 s from SIGTERM to stop)."""
 
-BATCH_BYTES = 8 * FETCH_BYTES
-"""What the record values of one batch hold at most, about, as the handler gets them: 8 MiB,
-~62 upload records of ~135 KB (~12,000 readings). Each record is reduced as it is read
+BATCH_BYTES = 4 * FETCH_BYTES
+"""What the record values of one batch hold at most, about, as the handler gets them: 4 MiB,
+~31 upload records of ~135 KB (~6,000 readings). Each record is reduced as it is read
 (``ReducingCodec``), so a batch holds what the handler keeps of it, not its decoded events
 (when it did, a batch of 500 upload records made the projector pass 300 MB). A consumer
 that falls behind catches up in batches this big: at 1 MiB (~8 upload records) it paid a
 transaction, a produce and a commit for every few records, and with 18,000 readings/s
-offered the pipeline got ~12,000/s through; at 8 MiB, all of 20,000/s (docs/decisions.md).
-The cost: a reading behind such a batch waits for all of it, and the projector holds ~20 MB
-more while catching up.
+offered the pipeline got ~12,000/s through. 4 MiB and 8 MiB carried 20,000/s alike, at the
+same CPU a reading, and at 8 MiB the projector passed 150 MB catching up (179 MB, against
+135 at 4 MiB; docs/decisions.md). A reading behind such a batch waits for all of it.
 A fetch's limit counts the bytes Kafka holds, compressed (zstd, ~10x): a 1 MiB fetch
 brings ~75 upload records."""
 

@@ -1,8 +1,9 @@
 """The projector's ways of writing readings store the same rows: each reading once, the
 first copy kept. New readings go in by COPY after a lookup of those stored before; when
 another writer stores one in between, the COPY fails and the INSERT ... ON CONFLICT DO
-NOTHING takes over. Notifications go in by INSERT ... ON CONFLICT DO NOTHING, each once,
-the first copy kept. Against the running system's PostgreSQL."""
+NOTHING takes over; a batch of a few rows (``FEW_ROWS``) goes in by that INSERT at once.
+Notifications go in by INSERT ... ON CONFLICT DO NOTHING, each once, the first copy kept.
+Against the running system's PostgreSQL."""
 
 from __future__ import annotations
 
@@ -79,8 +80,15 @@ async def stored(engine: AsyncEngine, battery_id: int) -> list[tuple[object, ...
         return [tuple(r) for r in rows]
 
 
-async def test_new_readings_are_stored_whole(engine: AsyncEngine, battery_id: int) -> None:
-    batch = readings(battery_id, 300, soc=50.0, err="TZ")
+MANY, FEW = 300, projection.FEW_ROWS
+"""Batch sizes that take the COPY and the INSERT."""
+
+
+@pytest.mark.parametrize("count", [MANY, FEW, 1])
+async def test_new_readings_are_stored_whole(
+    engine: AsyncEngine, battery_id: int, count: int
+) -> None:
+    batch = readings(battery_id, count, soc=50.0, err="TZ")
     await write(engine, batch)
     rows = await stored(engine, battery_id)
     assert [r[0] for r in rows] == [b.reading_id for b in batch]
@@ -91,24 +99,26 @@ async def test_new_readings_are_stored_whole(engine: AsyncEngine, battery_id: in
     assert [e["code"] for e in first[6]] == ["T", "Z"]
 
 
+@pytest.mark.parametrize(("before", "count"), [(100, 250), (FEW // 2, FEW)])
 async def test_a_batch_meeting_stored_readings_adds_only_the_new_and_keeps_the_first(
-    engine: AsyncEngine, battery_id: int
+    engine: AsyncEngine, battery_id: int, before: int, count: int
 ) -> None:
-    await write(engine, readings(battery_id, 100, soc=10.0))
-    again = readings(battery_id, 250, soc=99.0)  # 100 stored before, 150 new
+    await write(engine, readings(battery_id, before, soc=10.0))
+    again = readings(battery_id, count, soc=99.0)  # ``before`` stored before, the rest new
     await write(engine, again)
     rows = await stored(engine, battery_id)
-    assert len(rows) == 250
-    assert len({r[0] for r in rows}) == 250
-    assert [r[2] for r in rows] == [10.0] * 100 + [99.0] * 150
+    assert len(rows) == count
+    assert len({r[0] for r in rows}) == count
+    assert [r[2] for r in rows] == [10.0] * before + [99.0] * (count - before)
 
 
+@pytest.mark.parametrize("count", [MANY, 1])
 async def test_a_reading_twice_in_one_batch_is_stored_once_as_first_sent(
-    engine: AsyncEngine, battery_id: int
+    engine: AsyncEngine, battery_id: int, count: int
 ) -> None:
-    first, second = readings(battery_id, 1, soc=1.0), readings(battery_id, 1, soc=2.0)
+    first, second = readings(battery_id, count, soc=1.0), readings(battery_id, count, soc=2.0)
     await write(engine, first + second)
-    assert [r[2] for r in await stored(engine, battery_id)] == [1.0]
+    assert [r[2] for r in await stored(engine, battery_id)] == [1.0] * count
 
 
 async def test_when_the_lookup_misses_a_stored_reading_the_insert_takes_over(

@@ -186,6 +186,13 @@ def record_rows(event: Any) -> ReadingRows:
     return ReadingRows(reading_rows(each_reading(event)))
 
 
+FEW_ROWS = 32
+"""Up to this many rows, a batch's readings go in by INSERT ... ON CONFLICT (``add_rows``):
+a transaction of new rows took a median 0.75-1.47 ms that way against 1.33-2.17 by the
+lookup and ``COPY`` for one row, 1.42-2.26 against 1.67-3.68 for 32 (idle PostgreSQL, three
+rounds of 150; docs/decisions.md). Past ~85 rows the INSERT's cost a row wins."""
+
+
 async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> None:
     """The readings of ``events``, inside the caller's transaction, each once (``add_rows``)."""
     await add_rows(c, reading_rows(events))
@@ -199,10 +206,17 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
     about half the cost of an INSERT ... ON CONFLICT (PostgreSQL's speculative insertion,
     row by row, is what costs). Should another writer store one of them in between, the
     ``COPY`` fails on the primary key, rolls back to the savepoint, and the rows go in by
-    one INSERT of arrays (``unnest``) with ON CONFLICT DO NOTHING instead."""
+    one INSERT of arrays (``unnest``) with ON CONFLICT DO NOTHING instead.
+
+    A few rows (``FEW_ROWS``: single readings, a small upload) go in by that INSERT at once:
+    one statement where the lookup, the savepoint, the ``COPY`` and the release are four
+    round trips, which cost them more than the insertion does."""
     if not rows:
         return
     candidates = _first_of_each(rows, _ROW_ID)
+    if len(candidates) <= FEW_ROWS:
+        await _insert_rows(c, candidates)
+        return
     stored = {
         str(reading_id)
         for reading_id in (
@@ -222,6 +236,11 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
         return
     except UniqueViolationError:
         pass  # stored meanwhile by another writer: insert what is still new
+    await _insert_rows(c, rows)
+
+
+async def _insert_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows not stored yet, by one INSERT ... ON CONFLICT DO NOTHING (the others are left)."""
     columns = [list(values) for values in zip(*rows, strict=True)]
     await c.execute(_INSERT_READINGS, dict(zip(READING_COLUMNS, columns, strict=True)))
 

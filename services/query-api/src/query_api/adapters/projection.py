@@ -190,7 +190,7 @@ FEW_ROWS = 32
 """Up to this many rows, a batch's readings go in by INSERT ... ON CONFLICT (``add_rows``):
 a transaction of new rows took a median 0.75-1.47 ms that way against 1.33-2.17 by the
 lookup and ``COPY`` for one row, 1.42-2.26 against 1.67-3.68 for 32 (idle PostgreSQL, three
-rounds of 150; docs/decisions.md). Past ~85 rows the INSERT's cost a row wins."""
+rounds of 150; docs/decisions.md). Past ~85 rows, ``COPY``'s lower cost a row wins."""
 
 
 async def add_readings(c: AsyncConnection, events: Sequence[ReadingDecoded]) -> None:

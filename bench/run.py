@@ -18,6 +18,7 @@ import platform
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -203,8 +204,7 @@ class Bench:
         plain = self._hello("bench.anchors.hello:create_plain_app", workers)
         ours_rounds = [r["requests_per_s"] for r in ours]
         anchor_rounds = [r["requests_per_s"] for r in anchors]
-        ours_mean = sum(ours_rounds) / len(ours_rounds)
-        anchor_mean = sum(anchor_rounds) / len(anchor_rounds)
+        ours_mean, anchor_mean = statistics.fmean(ours_rounds), statistics.fmean(anchor_rounds)
         self.figures["single"] = {
             "workers": workers,
             "requests_per_s": ours_mean,
@@ -458,8 +458,8 @@ class Bench:
         # down during the run weighs on both alike.
         decoder_rounds = [decoder, scaling[1]]
         anchor_rounds = [anchor, anchor_again]
-        decoder_mean = sum(decoder_rounds) / 2
-        anchor_mean = sum(anchor_rounds) / 2
+        decoder_mean = statistics.fmean(decoder_rounds)
+        anchor_mean = statistics.fmean(anchor_rounds)
         self.figures["decoder"] = {
             "records": records,
             "msgs_per_s": decoder_mean,

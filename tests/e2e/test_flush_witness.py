@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from batteryhub_platform.db import FlushWitness, make_engine
+from batteryhub_platform.db import FLUSH_FUNCTION, FlushWitness, make_engine
 from batteryhub_platform.offsets import group_positions
 from deploy.local.run import LocalSystem
 from tests.hub import GROUP_TOPICS, Hub, eventually, free_port, migrate_query_tables, new_hub_id
@@ -87,13 +87,6 @@ async def test_a_watch_after_the_server_ended_the_pooled_connections_holds_a_liv
         await engine.dispose()
 
 
-_FLUSH_FUNCTION = """
-SELECT coalesce(
-    to_regprocedure('pg_catalog.pg_logical_emit_message(boolean, text, text, boolean)'),
-    to_regprocedure('pg_catalog.pg_logical_emit_message(boolean, text, text)')
-)::text"""
-
-
 async def test_a_projector_whose_role_may_not_write_the_wal_message_is_not_ready_until_granted(
     hub: Hub,
 ) -> None:
@@ -116,7 +109,7 @@ async def test_a_projector_whose_role_may_not_write_the_wal_message_is_not_ready
         await migrate_query_tables(system, env)
         owner = await asyncpg.connect(system.database_url(database, "postgresql"))
         try:
-            function = await owner.fetchval(_FLUSH_FUNCTION)
+            function = await owner.fetchval(f"SELECT ({FLUSH_FUNCTION})::text")
             await owner.execute(
                 f"GRANT USAGE ON SCHEMA query TO {role};"
                 f" GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA query TO {role};"

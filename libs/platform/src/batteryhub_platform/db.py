@@ -62,16 +62,20 @@ a commit waits for the flush only then (a transaction id alone, ``txid_current()
 make it wait). A transactional message is the least it can write, with no table, and any
 role may (``EXECUTE`` is granted to ``PUBLIC``; any ``wal_level``)."""
 
-_MAY_FLUSH = """
-SELECT has_function_privilege(f, 'EXECUTE'),
-       format('GRANT EXECUTE ON FUNCTION %s TO %I', f::regprocedure, current_user)
-FROM (SELECT coalesce(
+FLUSH_FUNCTION = """coalesce(
     to_regprocedure('pg_catalog.pg_logical_emit_message(boolean, text, text, boolean)'),
     to_regprocedure('pg_catalog.pg_logical_emit_message(boolean, text, text)')
-) AS f) AS found
-"""
-"""Whether this role may write the WAL message, and the statement that would let it. The
-function has a fourth argument, with a default, from PostgreSQL 17 on."""
+)"""
+"""An SQL expression: the WAL message's function (``regprocedure``), whose signature has a
+fourth argument, with a default, from PostgreSQL 17 on."""
+
+# Built from this module's constant expression above: no input reaches the SQL text.
+_MAY_FLUSH = f"""
+SELECT has_function_privilege(f, 'EXECUTE'),
+       format('GRANT EXECUTE ON FUNCTION %s TO %I', f::regprocedure, current_user)
+FROM (SELECT {FLUSH_FUNCTION} AS f) AS found
+"""  # noqa: S608
+"""Whether this role may write the WAL message, and the statement that would let it."""
 _ASK_TIMEOUT_S = 2.0
 
 

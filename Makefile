@@ -46,7 +46,7 @@ bench: deps infra  ## measure against anchors; writes docs/benchmarks.md (BENCH_
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
 CHAOS_READINGS ?= 100000
-chaos: deps infra  ## the fault tests at 100k readings each (~16 min here); writes docs/chaos.md
+chaos: deps infra  ## the fault tests at 100k readings each (11–16 min here); writes docs/chaos.md
 	@rm -f $(ROOT)/docs/chaos-results.json
 	@BATTERYHUB_CHAOS_READINGS=$(CHAOS_READINGS) BATTERYHUB_CHAOS_RESULTS=$(ROOT)/docs/chaos-results.json \
 		$(PY) -m pytest tests/chaos -v; status=$$?; \

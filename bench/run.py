@@ -69,15 +69,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def build_loadgen() -> None:
-    env = {
+def go_env() -> dict[str, str]:
+    """The environment the load generator is built and tested in: Go's caches in the
+    project's ``.cache``."""
+    return {
         **os.environ,
         "GOCACHE": str(ROOT / ".cache/go-build"),
         "GOPATH": str(ROOT / ".cache/go"),
         "GOFLAGS": "-mod=mod",
     }
+
+
+def build_loadgen() -> None:
     subprocess.run(
-        ["go", "build", "-o", str(LOADGEN), "."], cwd=ROOT / "bench/loadgen", env=env, check=True
+        ["go", "build", "-o", str(LOADGEN), "."],
+        cwd=ROOT / "bench/loadgen",
+        env=go_env(),
+        check=True,
     )
 
 

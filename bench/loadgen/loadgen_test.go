@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -147,6 +150,39 @@ func TestRetryAfter(t *testing.T) {
 	} {
 		if got := retryAfter(header); got != want {
 			t.Errorf("retryAfter(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
+// An open-loop run counts every slot due in its window, the answers still on their way
+// when it closes included; a slot due in the warm-up does not count, answered in the
+// window or not.
+func TestOpenLoopCountsEverySlotDueInTheWindow(t *testing.T) {
+	var served atomic.Int64
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		time.Sleep(40 * time.Millisecond) // every slot's answer comes after the next slot
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer server.Close()
+	bats, _ := testGen(t, 2)
+	for _, warmup := range []time.Duration{0, 100 * time.Millisecond} {
+		c := config{url: server.URL, mode: "single", connections: 8, duration: 500 * time.Millisecond,
+			warmup: warmup, rate: 50, seed: 1}
+		targets, err := buildTargets(c, bats)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served.Store(0)
+		res := execute(c, bats, targets, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
+		// slots every 20 ms: 25 in the 500 ms window, 5 more in a 100 ms warm-up
+		wantServed := int64(25 + warmup/(20*time.Millisecond))
+		if res.Requests != 25 || res.OK != 25 || res.ReadingsOK != 25 || served.Load() != wantServed {
+			t.Errorf("warm-up %v: counted %d requests (%d ok, %d readings), served %d; want 25 of %d",
+				warmup, res.Requests, res.OK, res.ReadingsOK, served.Load(), wantServed)
+		}
+		if res.LatencyMs.P50 < 40 {
+			t.Errorf("warm-up %v: p50 %.1f ms, under the server's 40 ms", warmup, res.LatencyMs.P50)
 		}
 	}
 }

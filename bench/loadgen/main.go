@@ -33,9 +33,9 @@ const (
 	// lateThreshold: an open-loop request counts as late when it is sent this much
 	// after its scheduled time (all workers were busy).
 	lateThreshold = 10 * time.Millisecond
-	// endGrace: requests in flight when the window closes may finish (uncounted)
-	// for this long before they are cancelled.
-	endGrace    = 2 * time.Second
+	// endGrace: requests in flight when the window closes may finish, and count, for
+	// this long (the client's own timeout) before they are cancelled.
+	endGrace    = requestTimeout
 	maxVariants = 4096
 	// errorPause: closed-loop workers wait this long after a transport error.
 	errorPause = 10 * time.Millisecond
@@ -407,11 +407,11 @@ func (r *runner) work(ctx context.Context, w uint64, st *workerStats) {
 		if err != nil && !openLoop {
 			time.Sleep(errorPause) // a refused connection must not turn into a busy loop
 		}
-		if done.Before(r.measureStart) {
+		// A request counts by when it was due: its slot (open loop) or when it was sent
+		// (closed loop). Counting by completion lost the answers still on their way when
+		// the window closed: an open-loop run without warm-up came out a request short.
+		if sched.Before(r.measureStart) {
 			continue
-		}
-		if !done.Before(r.measureEnd) {
-			return // completed after the window: not counted
 		}
 		st.requests++
 		if openLoop && sent.Sub(sched) > lateThreshold {

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 
 import pytest
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from error_decoder.config import Settings as DecoderSettings
@@ -47,3 +48,18 @@ def test_a_group_is_the_services_name_under_the_topic_prefix(
     assert group() == f"prod.{service}"
     monkeypatch.setenv(variable, "blue")  # a named group, as it is
     assert group() == "blue"
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+@pytest.mark.parametrize("group", ["blue green", "prod/notifier", "x" * 250])
+def test_a_group_the_chart_refuses_is_refused_at_start(
+    service: str, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart's values schema takes letters, digits, `.`, `_` and `-`, at most 249 of
+    them; a service started by other means refuses the rest, naming the variable's field."""
+    settings, field, variable = SERVICES[service]
+    monkeypatch.setenv(variable, group)
+    with pytest.raises(ValidationError, match=field):
+        settings()
+    monkeypatch.setenv(variable, "blue_green-2.prod")
+    assert getattr(settings(), field) == "blue_green-2.prod"

@@ -11,6 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from batteryhub_contracts.topics import full_name
 from batteryhub_platform.kafka import EventPublisher, KafkaConnection
 
+GROUP_ID_PATTERN = r"^[A-Za-z0-9._-]*$"
+"""What a consumer group's id may hold, as the Helm chart's values schema has it (and topic
+names): a value the chart refuses, the service refuses too."""
+GROUP_ID_MAX_LENGTH = 249
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATTERYHUB_", extra="ignore")

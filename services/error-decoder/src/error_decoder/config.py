@@ -6,13 +6,16 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from batteryhub_platform.settings import ServiceSettings
+from batteryhub_platform.settings import GROUP_ID_MAX_LENGTH, GROUP_ID_PATTERN, ServiceSettings
 
 
 class Settings(ServiceSettings):
     consumer_groups: ClassVar[dict[str, str]] = {"group_id": "error-decoder"}
     group_id: str = Field(
-        default="", description="The consumer group's id; empty: `<topic prefix>error-decoder`."
+        default="",
+        pattern=GROUP_ID_PATTERN,
+        max_length=GROUP_ID_MAX_LENGTH,
+        description="The consumer group's id; empty: `<topic prefix>error-decoder`.",
     )
     max_records: int = Field(default=500, ge=1, le=10_000)
     # A consumer sends a whole batch's records at once and then waits for them: holding

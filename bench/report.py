@@ -223,7 +223,7 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         *(
             [
                 "Each consumer's instance counts below drain the same "
-                f"{_fmt(f['decoder']['records'])} records of the sustained runs "
+                f"{_fmt(f['decoder']['records'])} records of the sustained and latency runs "
                 f"({_fmt(f['decoder']['records'] * f['decoder']['readings_per_record'])} "
                 "readings), copied to topics of their own.",
                 "",

@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka import TopicPartition
 
 from batteryhub_contracts.events import MAX_READINGS_PER_RECORD
 from batteryhub_contracts.topics import READINGS_DECODED, READINGS_RAW, battery_key
@@ -160,6 +161,8 @@ class Bench:
     quick: bool
     figures: dict[str, Any] = field(default_factory=dict)
     tokens: Path = ROOT / ".run" / "bench-tokens.txt"
+    stream_start: dict[TopicPartition, int] = field(default_factory=dict)
+    """Where the readings topic ended before the sustained runs (``mark_stream``)."""
 
     def seconds(self, full: float) -> float:
         return max(5.0, full / 4) if self.quick else full
@@ -407,12 +410,22 @@ class Bench:
 
     # --- 4. consumers on an isolated copy of the stream ----------------------------------
 
+    async def mark_stream(self) -> None:
+        """Remember where the readings topic ends now, before the sustained runs: the
+        consumers' drains copy what was written after it (the sustained runs' uploads and
+        the latency row's), not the topic's first records, which are the single-POST
+        figure's one-reading records in a number that follows the gateway's speed."""
+        self.stream_start = await end_offsets(
+            self.system.kafka, [self.system.topic_prefix + READINGS_RAW]
+        )
+
     async def consumers(self, records: int) -> None:
         iso = self.system.topic_prefix + "iso."
         await ensure_topics(KafkaConnection(self.system.kafka), iso)
         source = self.system.topic_prefix + READINGS_RAW
-        available = sum((await end_offsets(self.system.kafka, [source])).values())
-        records = min(records, available)
+        end = await end_offsets(self.system.kafka, [source])
+        start = {tp: self.stream_start.get(tp, 0) for tp in end}
+        records = min(records, sum(end[tp] - start[tp] for tp in end))
         anchor = await passthrough(
             self.system.kafka,
             source,
@@ -420,6 +433,7 @@ class Bench:
             records,
             f"bench-passthrough-{uuid.uuid4().hex[:6]}",
             PRODUCE_COMPRESSION,
+            start,
         )
         for service in CONSUMERS:
             self.system.stop(service)
@@ -456,6 +470,7 @@ class Bench:
             records,
             f"bench-passthrough-{uuid.uuid4().hex[:6]}",
             PRODUCE_COMPRESSION,
+            start,
         )
         scaling = {}
         for instances in SCALING_INSTANCES:
@@ -1037,6 +1052,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await bench.batch_readings(workers)
             bench.gateway_workers(1)
         seconds = 20 if args.quick else 60
+        await bench.mark_stream()
         probe = await bench.sustained(hub, args.rate, seconds)
         bench.figures["sustained"] = probe
         found = await bench.max_sustained(hub, probe, seconds)

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 
 async def passthrough(
-    bootstrap: str, source: str, sink: str, expected: int, group: str, compression: str | None
+    bootstrap: str,
+    source: str,
+    sink: str,
+    expected: int,
+    group: str,
+    compression: str | None,
+    start: Mapping[TopicPartition, int] | None = None,
 ) -> float:
-    """Records per second to move ``expected`` records from ``source`` to ``sink``."""
+    """Records per second to move ``expected`` records from ``source`` to ``sink``: from
+    the beginning, or from ``start``, the offset of each of the source's partitions to
+    begin at."""
     consumer = AIOKafkaConsumer(
-        source,
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
@@ -33,6 +41,12 @@ async def passthrough(
         compression_type=compression,
     )
     await consumer.start()
+    if start is None:
+        consumer.subscribe([source])
+    else:
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
     await producer.start()
     moved = 0
     started = None

@@ -428,7 +428,6 @@ class Bench:
         records = min(records, sum(end[tp] - start[tp] for tp in end))
         anchor = await passthrough(
             self.system.kafka,
-            source,
             iso + READINGS_RAW,
             records,
             f"bench-passthrough-{uuid.uuid4().hex[:6]}",
@@ -465,7 +464,6 @@ class Bench:
         await ensure_topics(KafkaConnection(self.system.kafka), scale)
         anchor_again = await passthrough(
             self.system.kafka,
-            source,
             scale + READINGS_RAW,
             records,
             f"bench-passthrough-{uuid.uuid4().hex[:6]}",

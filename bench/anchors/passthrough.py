@@ -16,16 +16,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 async def passthrough(
     bootstrap: str,
-    source: str,
     sink: str,
     expected: int,
     group: str,
     compression: str | None,
-    start: Mapping[TopicPartition, int] | None = None,
+    start: Mapping[TopicPartition, int],
 ) -> float:
-    """Records per second to move ``expected`` records from ``source`` to ``sink``: from
-    the beginning, or from ``start``, the offset of each of the source's partitions to
-    begin at."""
+    """Records per second to move ``expected`` records to ``sink`` from the partitions of
+    ``start``, each from its offset there."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -41,12 +39,9 @@ async def passthrough(
         compression_type=compression,
     )
     await consumer.start()
-    if start is None:
-        consumer.subscribe([source])
-    else:
-        consumer.assign(list(start))
-        for tp, offset in start.items():
-            consumer.seek(tp, offset)
+    consumer.assign(list(start))
+    for tp, offset in start.items():
+        consumer.seek(tp, offset)
     await producer.start()
     moved = 0
     started = None

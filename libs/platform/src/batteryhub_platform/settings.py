@@ -3,7 +3,7 @@ own ``Settings`` class extends this one; only settings classes read the environm
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,10 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from batteryhub_contracts.topics import full_name
 from batteryhub_platform.kafka import EventPublisher, KafkaConnection
 
-GROUP_ID_PATTERN = r"^[A-Za-z0-9._-]*$"
-"""What a consumer group's id may hold, as the Helm chart's values schema has it (and topic
-names): a value the chart refuses, the service refuses too."""
-GROUP_ID_MAX_LENGTH = 249
+GroupId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$", max_length=249)]
+"""A consumer group's id as the Helm chart's values schema takes it (as Kafka's topic names):
+a value the chart refuses, the service refuses too. Empty: the service's name under the topic
+prefix (``ServiceSettings._groups_under_prefix``)."""
 
 
 class ServiceSettings(BaseSettings):

@@ -6,15 +6,13 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from batteryhub_platform.settings import GROUP_ID_MAX_LENGTH, GROUP_ID_PATTERN, ServiceSettings
+from batteryhub_platform.settings import GroupId, ServiceSettings
 
 
 class Settings(ServiceSettings):
     consumer_groups: ClassVar[dict[str, str]] = {"group_id": "error-decoder"}
-    group_id: str = Field(
+    group_id: GroupId = Field(
         default="",
-        pattern=GROUP_ID_PATTERN,
-        max_length=GROUP_ID_MAX_LENGTH,
         description="The consumer group's id; empty: `<topic prefix>error-decoder`.",
     )
     max_records: int = Field(default=500, ge=1, le=10_000)

@@ -6,20 +6,13 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from batteryhub_platform.settings import (
-    GROUP_ID_MAX_LENGTH,
-    GROUP_ID_PATTERN,
-    DatabaseSettings,
-    ServiceSettings,
-)
+from batteryhub_platform.settings import DatabaseSettings, GroupId, ServiceSettings
 
 
 class Settings(ServiceSettings, DatabaseSettings):
     consumer_groups: ClassVar[dict[str, str]] = {"group_id": "notifier"}
-    group_id: str = Field(
+    group_id: GroupId = Field(
         default="",
-        pattern=GROUP_ID_PATTERN,
-        max_length=GROUP_ID_MAX_LENGTH,
         description="The consumer group's id; empty: `<topic prefix>notifier`.",
     )
     max_records: int = Field(default=500, ge=1, le=10_000)

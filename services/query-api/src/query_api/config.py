@@ -7,12 +7,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from batteryhub_platform.settings import (
-    GROUP_ID_MAX_LENGTH,
-    GROUP_ID_PATTERN,
-    DatabaseSettings,
-    ServiceSettings,
-)
+from batteryhub_platform.settings import DatabaseSettings, GroupId, ServiceSettings
 from batteryhub_platform.tokens import DEV_USER_TOKEN_KEY, signing_key
 
 DEV_ADMIN_USER = "admin"
@@ -27,10 +22,8 @@ class Settings(ServiceSettings, DatabaseSettings):
     admin_password: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    projector_group_id: str = Field(
+    projector_group_id: GroupId = Field(
         default="",
-        pattern=GROUP_ID_PATTERN,
-        max_length=GROUP_ID_MAX_LENGTH,
         description="The projector's consumer group; empty: `<topic prefix>query-projector`.",
     )
     max_records: int = Field(default=500, ge=1, le=10_000)

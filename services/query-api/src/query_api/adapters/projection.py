@@ -236,7 +236,7 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
         return
     except UniqueViolationError:
         pass  # stored meanwhile by another writer: insert what is still new
-    await _insert_rows(c, rows)
+    await _insert_rows(c, candidates)
 
 
 async def _insert_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -1,6 +1,7 @@
 """How the consumer takes records from its Kafka client: fetch limits that fit the producers'
-record batches, and polls that do not sleep. Pure: a stand-in client, no broker (the
-consuming itself is exercised against the real Kafka by every e2e and chaos test)."""
+record batches, polls that do not sleep, and batches handed straight to the runner. Pure: a
+stand-in client, no broker (the consuming itself is exercised against the real Kafka by
+every e2e and chaos test)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from batteryhub_platform.consumer import (
     Incoming,
 )
 from batteryhub_platform.kafka import PRODUCER_BATCH_BYTES, EventPublisher, KafkaConnection
+from libs.platform.tests.support import reading
 
 
 def record(
@@ -29,28 +31,40 @@ def record(
 
 
 class Client:
-    """An AIOKafkaConsumer's ``getmany`` as the subscriber calls it."""
+    """An AIOKafkaConsumer's ``getmany``, ``seek`` and ``commit`` as the runner calls them."""
 
-    def __init__(self, answers: list[dict[TopicPartition, list[Any]]]) -> None:
-        self.answers = answers
+    def __init__(self, answers: list[dict[TopicPartition, list[Any]]] | None = None) -> None:
+        self.answers = answers or []
         self.calls: list[dict[str, Any]] = []
+        self.sought: list[tuple[TopicPartition, int]] = []
+        self.committed: list[dict[TopicPartition, int]] = []
 
     async def getmany(self, **kwargs: Any) -> dict[TopicPartition, list[Any]]:
         self.calls.append(kwargs)
         return self.answers.pop(0)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought.append((tp, offset))
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed.append(offsets)
 
 
 async def handle_nothing(_: list[Incoming[Any]]) -> tuple[()]:
     return ()
 
 
-def runner(max_records: int = 500, durability: Durability | None = None) -> ConsumerRunner:
+def runner(
+    max_records: int = 500,
+    durability: Durability | None = None,
+    handler: Any = handle_nothing,
+) -> ConsumerRunner:
     connection = KafkaConnection("127.0.0.1:1")  # never connected: nothing is started
     return ConsumerRunner(
         connection=connection,
         group_id="fetch-test",
         codecs={"t": READING_RECEIVED},
-        handler=handle_nothing,
+        handler=handler,
         publisher=EventPublisher(connection, "fetch-test", timeout_s=1),
         dead_letter_topic="t.dlq",
         max_records=max_records,
@@ -110,3 +124,62 @@ async def test_a_batch_holds_about_batch_bytes_of_values_however_kafka_compresse
     assert limits[1] == BATCH_BYTES // 130_000 == 32  # after uploads: ~4 MiB of them
     assert limits[1:12] == sorted(limits[1:12])  # then growing back, a tenth a batch
     assert limits[-1] == 500  # single readings: the configured maximum
+
+
+async def test_the_consume_loop_hands_a_batch_to_the_runner_without_faststreams_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FastStream's own step would put each batch through its message pipeline only for the
+    handler to take the records back out; the loop's step hands them over as they came, and
+    the batch is handled and committed as before."""
+    handled: list[list[int]] = []
+
+    async def handle(batch: list[Incoming[Any]]) -> tuple[()]:
+        handled.append([i.event.reading.battery_id for i in batch])
+        return ()
+
+    the_runner = runner(handler=handle)
+    subscriber = the_runner.subscriber
+
+    async def no_pipeline(*_: Any) -> None:
+        raise AssertionError("the batch went through FastStream's message pipeline")
+
+    monkeypatch.setattr(subscriber, "process_message", no_pipeline)
+    client = Client()
+    subscriber.consumer = cast(AIOKafkaConsumer, client)
+
+    await subscriber.consume_one((record("t", 0, 5, reading(7)), record("t", 1, 9, reading(8))))
+    await the_runner._settled()
+    await the_runner._committed()
+
+    assert handled == [[7, 8]]
+    assert client.committed == [{TopicPartition("t", 0): 6, TopicPartition("t", 1): 10}]
+    assert client.sought == []
+
+
+async def test_a_batch_whose_handling_fails_outside_its_effects_is_taken_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever escaped the runner's step would end the consume loop (FastStream's step
+    logged it and dropped the batch, so the next commit passed it): the loop goes on, and
+    each partition is sought back to the batch's first record there."""
+    the_runner = runner()
+    client = Client()
+    the_runner.subscriber.consumer = cast(AIOKafkaConsumer, client)
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("a fault outside the batch's effects")
+
+    monkeypatch.setattr(the_runner, "_take", broken)
+    monkeypatch.setattr("batteryhub_platform.consumer.asyncio.sleep", _no_wait)
+
+    await the_runner.subscriber.consume_one(
+        (record("t", 0, 5), record("t", 0, 6), record("t", 1, 9))
+    )
+
+    assert sorted(client.sought) == [(TopicPartition("t", 0), 5), (TopicPartition("t", 1), 9)]
+    assert client.committed == []
+
+
+async def _no_wait(_: float) -> None:
+    return None

@@ -389,9 +389,10 @@ class ConsumerRunner:
         self.subscriber(self._on_batch)
         # FastStream has no option or hook for how its batch subscriber polls or hands a
         # batch on, and builds the subscriber itself (no subclass can be given): its consume
-        # loop's two steps are replaced on the instance.
+        # loop's two steps are replaced on the instance (mypy refuses any assignment to a
+        # method; the replacements keep the methods' signatures).
         self.subscriber.get_msg = _TakeBatch(max_records)  # type: ignore[method-assign]
-        self.subscriber.consume_one = self._consume  # type: ignore[method-assign,assignment]
+        self.subscriber.consume_one = self._consume  # type: ignore[method-assign]
 
     async def start(self) -> None:
         self._stopping = False
@@ -421,7 +422,7 @@ class ConsumerRunner:
             await self._durability.close()
         await self.broker.stop()
 
-    async def _consume(self, records: tuple[ConsumerRecord, ...]) -> None:
+    async def _consume(self, msg: tuple[ConsumerRecord, ...]) -> None:
         """The consume loop's batch, straight from the poll to ``_take``. FastStream's own
         step puts each batch through its message pipeline (context scopes, middlewares, a
         parse of every record's headers, the handler's dependency injection) only for the
@@ -434,11 +435,11 @@ class ConsumerRunner:
         it is logged and the batch is taken again, after the pause a failed batch waits."""
         consumer = self.subscriber.consumer
         try:
-            await self._take(records, consumer)
+            await self._take(msg, consumer)
         except Exception as exc:
             log.exception("a batch failed outside its effects; taken again")
             await self._pause_before_retry(exc)
-            _rewind(consumer, records)
+            _rewind(consumer, msg)
 
     async def _on_batch(self, _: None, msg: KafkaMessage) -> None:
         await self._take(msg.raw_message, msg.consumer)

@@ -3,7 +3,8 @@ first copy kept. New readings go in by COPY after a lookup of those stored befor
 another writer stores one in between, the COPY fails and the INSERT ... ON CONFLICT DO
 NOTHING takes over; a batch of a few rows (``FEW_ROWS``) goes in by that INSERT at once.
 Notifications go in by INSERT ... ON CONFLICT DO NOTHING, each once, the first copy kept.
-Against the running system's PostgreSQL."""
+The projector's batch of a few readings and nothing else is that INSERT alone, with no
+transaction around it. Against the running system's PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import NotificationRaised, ReadingDecoded, ReadingFields
 from batteryhub_contracts.ids import reading_public_id
+from batteryhub_platform.consumer import Incoming
+from batteryhub_platform.db import make_engine
 from query_api.adapters import projection
 from query_api.adapters.projection import add_notifications, add_readings
+from query_api.projector import project_events
+from tests.hub import Hub
 
 pytestmark = pytest.mark.e2e
 
@@ -193,3 +198,51 @@ async def test_notifications_are_stored_once_each_as_first_sent(
         )
         for n in sorted(ids)
     ]
+
+
+def as_batch(events: list[object]) -> list[Incoming[object]]:
+    """Events as the projector's handler gets them: readings reduced to their rows."""
+    return [
+        Incoming(
+            projection.ReadingRows(projection.reading_rows([e]))
+            if isinstance(e, ReadingDecoded)
+            else e,
+            "t",
+            0,
+            n,
+            None,
+        )
+        for n, e in enumerate(events)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("count", "beside"),
+    [(1, False), (FEW, False), (FEW + 1, False), (1, True)],
+    ids=["one reading", "a few readings", "more than a few", "a reading and a notification"],
+)
+async def test_a_projector_batch_stores_each_reading_once_and_leaves_its_connection_transactional(
+    hub: Hub, battery_id: int, count: int, beside: bool
+) -> None:
+    """A few readings alone go in by one statement outside a transaction; the connection
+    goes back to the pool as it came, so the next batch's transaction still rolls back whole
+    (one pooled connection, so the next batch gets the same one)."""
+    engine = make_engine(hub.system.database_url(), pool_size=1, synchronous_commit=False)
+    try:
+        first, again = readings(battery_id, count, soc=1.0), readings(battery_id, count, soc=2.0)
+        raised = notification(battery_id, random.randint(1, 2**53), "first")
+        others: list[object] = [raised] if beside else []
+        await project_events(as_batch([*first, *others]), engine)
+        await project_events(as_batch([*again, *others]), engine)  # a redelivery, changed
+        rows = await stored(engine, battery_id)
+        assert [r[0] for r in rows] == [e.reading_id for e in first]
+        assert [r[2] for r in rows] == [1.0] * count
+
+        failing = readings(battery_id, count + 1, soc=3.0)[-1:]  # a new reading
+        with pytest.raises(RuntimeError, match="after its insert"):
+            async with engine.begin() as c:
+                await add_readings(c, failing)
+                raise RuntimeError("the batch fails after its insert")
+        assert len(await stored(engine, battery_id)) == count
+    finally:
+        await engine.dispose()

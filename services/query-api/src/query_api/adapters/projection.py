@@ -1,7 +1,8 @@
 """The projector's writes: folds events into the query tables, idempotently.
 
 Every write is keyed on a stable id (``ON CONFLICT``), so a redelivered or replayed event
-changes nothing; a batch is one transaction, committed before its offsets are.
+changes nothing; a batch is one transaction (or, for a few readings alone, one statement),
+committed before its offsets are.
 """
 
 from __future__ import annotations

@@ -203,15 +203,7 @@ async def test_notifications_are_stored_once_each_as_first_sent(
 def as_batch(events: list[object]) -> list[Incoming[object]]:
     """Events as the projector's handler gets them: readings reduced to their rows."""
     return [
-        Incoming(
-            projection.ReadingRows(projection.reading_rows([e]))
-            if isinstance(e, ReadingDecoded)
-            else e,
-            "t",
-            0,
-            n,
-            None,
-        )
+        Incoming(projection.record_rows(e) if isinstance(e, ReadingDecoded) else e, "t", 0, n, None)
         for n, e in enumerate(events)
     ]
 

@@ -23,30 +23,24 @@ the batch before is written."""
 
 async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Sequence[Outgoing]:
     events = [i.event for i in batch]
-    if len(events) <= projection.FEW_ROWS and all(
-        type(e) is projection.ReadingRows for e in events
-    ):
-        rows = [row for e in events for row in e.rows]
-        if len(rows) <= projection.FEW_ROWS:
-            # One INSERT (``add_rows``), a transaction by itself: without BEGIN and COMMIT,
-            # a single reading's batch is one round trip instead of three (docs/decisions.md).
-            async with engine.connect() as c:
-                await projection.add_rows(
-                    await c.execution_options(isolation_level="AUTOCOMMIT"), rows
-                )
-            return ()
+    # Decoded readings come as their rows, built as the consumer read each record.
+    rows = [row for e in events if isinstance(e, projection.ReadingRows) for row in e.rows]
+    others = [e for e in events if not isinstance(e, projection.ReadingRows)]
+    if not others and len(rows) <= projection.FEW_ROWS:
+        # One INSERT (``add_rows``), a transaction by itself: without BEGIN and COMMIT,
+        # a single reading's batch is one round trip instead of three (docs/decisions.md).
+        async with engine.connect() as c:
+            await projection.add_rows(await c.execution_options(isolation_level="AUTOCOMMIT"), rows)
+        return ()
     async with engine.begin() as c:
         await projection.apply_registry(
             c,
-            [e for e in events if isinstance(e, AnyRegistryEvent)],
+            [e for e in others if isinstance(e, AnyRegistryEvent)],
         )
-        # Decoded readings come as their rows, built as the consumer read each record.
-        await projection.add_rows(
-            c, [row for e in events if isinstance(e, projection.ReadingRows) for row in e.rows]
-        )
+        await projection.add_rows(c, rows)
         # Raised before read: a read event always follows its notification on the topic.
         await projection.add_notifications(
-            c, [e for e in events if isinstance(e, NotificationRaised)]
+            c, [e for e in others if isinstance(e, NotificationRaised)]
         )
-        await projection.mark_read(c, [e for e in events if isinstance(e, NotificationRead)])
+        await projection.mark_read(c, [e for e in others if isinstance(e, NotificationRead)])
     return ()

@@ -62,6 +62,11 @@ def write_report(result: dict[str, Any], path: Path) -> None:
                 f"{_fmt(r['accepted_readings_per_s'])}/s, every consumer got through "
                 f"{_fmt(r['processed_readings_per_s'])}/s, backlog up to "
                 f"{_fmt(r['max_lag_s'], 1)} s"
+                + (
+                    f", last upload answered {_fmt(r['gateway_behind_s'], 2)} s after the window"
+                    if "gateway_behind_s" in r
+                    else ""
+                )
                 for r in found["runs"]
             ),
             "—",
@@ -174,7 +179,9 @@ def write_report(result: dict[str, Any], path: Path) -> None:
         "before this anchor existed did.",
         "",
         "³ The load is offered at the goal's rate first. A run holds when the backlog "
-        "(readings the gateway took and not yet through every consumer) stays under 1 s. "
+        "(readings the gateway took and not yet through every consumer) stays under 1 s, "
+        "and the gateway answers the last upload due in its window within 1 s of the window's "
+        "end (the load generator sends every upload due in the window, however late). "
         "Until a run holds, the next offers 90 % of the least any run got through; then each "
         "offers the middle between the highest rate held and the lowest not held (what the "
         "gateway took in that run), until they are within 10 % or after four more runs, each "

@@ -186,3 +186,34 @@ func TestOpenLoopCountsEverySlotDueInTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// An open-loop slot due in the window is sent even when every worker is still busy as the
+// window closes: it counts as late, and the run says how long after the window its last
+// answer came (how far the server had fallen behind the schedule).
+func TestOpenLoopSendsTheSlotsDueWhileEveryWorkerWasBusy(t *testing.T) {
+	var served atomic.Int64
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		time.Sleep(30 * time.Millisecond) // one connection, a slot every 20 ms: it falls behind
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer server.Close()
+	bats, _ := testGen(t, 2)
+	c := config{url: server.URL, mode: "single", connections: 1, duration: 300 * time.Millisecond,
+		rate: 50, seed: 1}
+	targets, err := buildTargets(c, bats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := execute(c, bats, targets, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
+	// 15 slots due in the window, answered one after another in at least 15 × 30 ms
+	if res.Requests != 15 || res.OK != 15 || served.Load() != 15 {
+		t.Errorf("counted %d requests (%d ok), served %d; want all 15 slots due", res.Requests, res.OK, served.Load())
+	}
+	if res.Late == 0 {
+		t.Errorf("no request counted late, though the server answered slower than the schedule")
+	}
+	if res.AnsweredAfterS < 0.15 {
+		t.Errorf("last answer %.3f s after the window, want ≥ 0.15 s (15 answers of 30 ms in a 0.3 s window)", res.AnsweredAfterS)
+	}
+}

@@ -265,6 +265,7 @@ type workerStats struct {
 	otherStatus                                             map[int]int64
 	lat                                                     []int64
 	firstErr                                                string
+	lastDone                                                time.Time // the last counted request's end
 }
 
 type runner struct {
@@ -370,7 +371,11 @@ func (r *runner) work(ctx context.Context, w uint64, st *workerStats) {
 		}
 		req, nReadings := r.newRequest(ctx, rng)
 		sent := time.Now()
-		if !sent.Before(r.measureEnd) {
+		// Open loop: a slot due in the window is sent however late, as its battery would
+		// send it; not sending it would leave out the very request the workers were too
+		// busy for (its lateness counts, and its latency runs from its slot). Closed loop:
+		// nothing starts after the window.
+		if !openLoop && !sent.Before(r.measureEnd) {
 			if req.Body != nil {
 				req.Body.Close()
 			}
@@ -414,6 +419,7 @@ func (r *runner) work(ctx context.Context, w uint64, st *workerStats) {
 			continue
 		}
 		st.requests++
+		st.lastDone = done
 		if openLoop && sent.Sub(sched) > lateThreshold {
 			st.late++
 		}
@@ -517,12 +523,15 @@ type result struct {
 	RequestsPerS    float64          `json:"requests_per_s"`
 	ReadingsPerS    float64          `json:"readings_per_s"`
 	LatencyMs       latencySummary   `json:"latency_ms"`
-	CPUUserS        float64          `json:"cpu_user_s"`
-	CPUSysS         float64          `json:"cpu_sys_s"`
-	CPUWindowUserS  float64          `json:"cpu_window_user_s"`
-	CPUWindowSysS   float64          `json:"cpu_window_sys_s"`
-	Seed            uint64           `json:"seed"`
-	FirstError      string           `json:"first_error,omitempty"`
+	// AnsweredAfterS: from the window's end to the last counted request's end, 0 if that
+	// came first. Open loop, it is how far the server had fallen behind the schedule.
+	AnsweredAfterS float64 `json:"answered_after_window_s"`
+	CPUUserS       float64 `json:"cpu_user_s"`
+	CPUSysS        float64 `json:"cpu_sys_s"`
+	CPUWindowUserS float64 `json:"cpu_window_user_s"`
+	CPUWindowSysS  float64 `json:"cpu_window_sys_s"`
+	Seed           uint64  `json:"seed"`
+	FirstError     string  `json:"first_error,omitempty"`
 	// Device times used (POST modes): the next run against the same database can
 	// pass -start <device_time_oldest minus 1 s> to stay clear of deduplication.
 	DeviceTimeNewest string `json:"device_time_newest,omitempty"`
@@ -562,6 +571,9 @@ func (r *runner) collect(stats []*workerStats, cpu0, cpu1, cpuEnd cpuTimes) *res
 			res.Statuses[strconv.Itoa(code)] += n
 		}
 		lat = append(lat, st.lat...)
+		if st.lastDone.After(r.measureEnd) {
+			res.AnsweredAfterS = max(res.AnsweredAfterS, round3(st.lastDone.Sub(r.measureEnd).Seconds()))
+		}
 		if res.FirstError == "" {
 			res.FirstError = st.firstErr
 		}
@@ -592,10 +604,10 @@ func (res *result) summaryLine() string {
 	if res.RateTarget > 0 {
 		rate = fmt.Sprintf("open-loop %.0f/s", res.RateTarget)
 	}
-	return fmt.Sprintf("loadgen %s %s c=%d: %d req, %d ok, %d err, %d late in %.1fs = %.1f req/s, %.1f readings/s; "+
+	return fmt.Sprintf("loadgen %s %s c=%d: %d req, %d ok, %d err, %d late in %.1fs (+%.3fs to the last answer) = %.1f req/s, %.1f readings/s; "+
 		"latency ms p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.2f; cpu %.2fu+%.2fs (window %.2fu+%.2fs); statuses %s",
 		res.Mode, rate, res.Connections, res.Requests, res.OK, res.Errors, res.Late, res.DurationS,
-		res.RequestsPerS, res.ReadingsPerS, res.LatencyMs.P50, res.LatencyMs.P90, res.LatencyMs.P99,
+		res.AnsweredAfterS, res.RequestsPerS, res.ReadingsPerS, res.LatencyMs.P50, res.LatencyMs.P90, res.LatencyMs.P99,
 		res.LatencyMs.P999, res.LatencyMs.Max, res.CPUUserS, res.CPUSysS, res.CPUWindowUserS, res.CPUWindowSysS,
 		statusText(res.Statuses))
 }

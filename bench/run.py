@@ -340,7 +340,7 @@ class Bench:
         # gateway that fell behind by 1 s or more did not hold the rate: what it took is
         # rated over the time its answers took, not over the window.
         gateway_behind_s = result["answered_after_window_s"]
-        gateway_kept_up = gateway_behind_s < 1
+        gateway_kept_up = gateway_behind_s < HELD_BACKLOG_S
         span_s = seconds if gateway_kept_up else seconds + gateway_behind_s
         achieved = result["readings_ok"] / span_s
         max_lag = max(lag for _, lag in samples)
@@ -356,7 +356,7 @@ class Bench:
             # is what it took, which the consumers may not have kept up with.
             "processed_readings_per_s": max(result["readings_ok"] - left, 0) / span_s,
             "gateway_behind_s": gateway_behind_s,
-            "lag_bounded": max_lag_s is not None and max_lag_s < 1 and gateway_kept_up,
+            "lag_bounded": max_lag_s is not None and max_lag_s < HELD_BACKLOG_S and gateway_kept_up,
             "drain_after_load_s": drain_s,
             "rss_mb": memory,
             "lag_samples": samples,
@@ -829,6 +829,9 @@ they split 16:16 or 17:15."""
 RAW_EVENT_BYTES = 640  # a ReadingReceived event of a full 31-field reading, as JSON
 READINGS_PER_RECORD = MAX_READINGS_PER_RECORD
 SUSTAINED_BATCH = 500  # readings per request in the sustained runs
+HELD_BACKLOG_S = 1.0
+"""A sustained run holds while the consumers' backlog and the gateway's lag behind the
+load generator's schedule both stay under this (the issue's "consumer lag < 1 s")."""
 PROBE_GAP_S = 0.2  # mean gap between latency probes
 SCALING_INSTANCES = (1, 2, 4)  # consumer instances in each consumer's scaling runs
 PROBE_POLL_S = 0.05  # a probe's wait between two queries for its reading (see latency)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import NotificationRead, ReadingDecoded, ReadingFields, encode
-from batteryhub_contracts.ids import notification_id_for
+from batteryhub_contracts.ids import legacy_reading_id_text, notification_id_for, reading_id_text
 from batteryhub_platform.consumer import Incoming
 from notifier.handlers import FaultsOfDecoded, apply_events_to_alerts
 
@@ -47,17 +47,27 @@ async def batteries(engine: AsyncEngine) -> AsyncIterator[list[int]]:
     READINGS.clear()
 
 
-def reading(battery_id: int, err: str, n: int) -> Incoming[Any]:
+def reading(
+    battery_id: int, err: str, n: int, device_time: datetime | None = None, legacy: bool = False
+) -> Incoming[Any]:
+    """A faulty reading at ``n`` seconds; with a ``device_time``, under its time-ordered id
+    or its ``legacy`` one, received ``n`` seconds on."""
+    if device_time is None:
+        reading_id = uuid.uuid4()
+    else:
+        make_id = legacy_reading_id_text if legacy else reading_id_text
+        reading_id = uuid.UUID(make_id(battery_id, device_time))
     event = ReadingDecoded(
         event_id=uuid.uuid4(),
         occurred_at=AT + timedelta(seconds=n),
-        reading_id=uuid.uuid4(),
+        reading_id=reading_id,
         reading=ReadingFields(
             battery_id=battery_id,
             hub_id=1,
             battery_name="B",
-            measured_at=AT + timedelta(seconds=n),
+            measured_at=device_time or AT + timedelta(seconds=n),
             time_source="rtc",
+            device_time=device_time,
             received_at=AT + timedelta(seconds=n),
             metrics={"soc": 50.0},
             err=err,
@@ -148,3 +158,41 @@ async def test_the_same_reading_twice_in_a_batch_is_published_once(
     assert raised(outgoing) == [(batteries[0], "L")]
     again, inserts = await inserts_during(engine, [item])  # a redelivery: published again
     assert raised(again) == [(batteries[0], "L")] and inserts == 0
+
+
+@pytest.mark.parametrize("legacy_first", [True, False])
+async def test_a_reading_decided_under_one_of_its_ids_is_not_decided_again_under_the_other(
+    engine: AsyncEngine, batteries: list[int], legacy_first: bool
+) -> None:
+    """An upload taken before readings' ids began with their time and re-sent after it (or
+    the other way round during the upgrade), its notification read in between: without
+    the twin, the re-sent reading would notify again."""
+    battery = batteries[0]
+    taken = AT - timedelta(hours=1)
+    first = reading(battery, "T", 0, device_time=taken, legacy=legacy_first)
+    assert raised(await apply_events_to_alerts([first], engine, TOPIC)) == [(battery, "T")]
+    assert raised(await apply_events_to_alerts([read(first, "T", 1)], engine, TOPIC)) == []
+    again = reading(battery, "T", 2, device_time=taken, legacy=not legacy_first)
+    assert raised(await apply_events_to_alerts([again], engine, TOPIC)) == []
+    newer = reading(battery, "T", 3, device_time=taken + timedelta(seconds=1))
+    assert raised(await apply_events_to_alerts([newer], engine, TOPIC)) == [(battery, "T")]
+
+
+async def test_a_reading_under_both_its_ids_in_one_batch_is_decided_once(
+    engine: AsyncEngine, batteries: list[int]
+) -> None:
+    battery = batteries[0]
+    taken = AT - timedelta(hours=1)
+    legacy = reading(battery, "T", 0, device_time=taken, legacy=True)
+    outgoing = await apply_events_to_alerts(
+        [
+            legacy,
+            read(legacy, "T", 1),
+            reading(battery, "T", 2, device_time=taken, legacy=False),
+        ],
+        engine,
+        TOPIC,
+    )
+    assert [(o.event.reading_id, o.event.code) for o in outgoing] == [
+        (legacy.event.readings[0].reading_id, "T")
+    ]

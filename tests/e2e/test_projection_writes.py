@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.error_codes import decode_error_string
 from batteryhub_contracts.events import NotificationRaised, ReadingDecoded, ReadingFields
-from batteryhub_contracts.ids import reading_public_id
+from batteryhub_contracts.ids import legacy_reading_id_text, reading_id_text, reading_public_id
 from batteryhub_platform.consumer import Incoming
 from batteryhub_platform.db import make_engine
 from query_api.adapters import projection
@@ -238,3 +238,80 @@ async def test_a_projector_batch_stores_each_reading_once_and_leaves_its_connect
         assert len(await stored(engine, battery_id)) == count
     finally:
         await engine.dispose()
+
+
+def timed(
+    battery_id: int, count: int, soc: float, legacy: bool, start: datetime = AT
+) -> list[ReadingDecoded]:
+    """Readings with device times, under their time-ordered ids or, as stored before
+    readings' ids began with their time, their legacy ids."""
+    make_id = legacy_reading_id_text if legacy else reading_id_text
+    batch = []
+    for n in range(count):
+        at = start + timedelta(minutes=n)
+        batch.append(
+            ReadingDecoded(
+                event_id=uuid.uuid4(),
+                occurred_at=AT,
+                reading_id=uuid.UUID(make_id(battery_id, at)),
+                reading=ReadingFields(
+                    battery_id=battery_id,
+                    hub_id=1,
+                    battery_name="B",
+                    measured_at=at,
+                    time_source="rtc",
+                    device_time=at,
+                    received_at=AT + timedelta(days=1),
+                    metrics={"soc": soc},
+                    err="",
+                ),
+                errors=(),
+            )
+        )
+    return batch
+
+
+@pytest.mark.parametrize(
+    ("first_legacy", "count"), [(True, MANY), (True, FEW), (False, MANY), (False, FEW)]
+)
+async def test_a_reading_stored_under_one_of_its_ids_is_not_stored_again_under_the_other(
+    engine: AsyncEngine, battery_id: int, first_legacy: bool, count: int
+) -> None:
+    """An upload taken before readings' ids began with their time and re-sent after (or the
+    other way round, old and new gateways side by side during the upgrade)."""
+    first = timed(battery_id, count, soc=10.0, legacy=first_legacy)
+    await write(engine, first)
+    await write(engine, timed(battery_id, count, soc=99.0, legacy=not first_legacy))
+    rows = await stored(engine, battery_id)
+    assert [r[0] for r in rows] == [b.reading_id for b in first]
+    assert [r[2] for r in rows] == [10.0] * count
+
+
+@pytest.mark.parametrize("count", [MANY, 1])
+async def test_a_reading_under_both_its_ids_in_one_batch_is_stored_once_as_first_sent(
+    engine: AsyncEngine, battery_id: int, count: int
+) -> None:
+    legacy, new = (
+        timed(battery_id, count, soc=1.0, legacy=True),
+        timed(battery_id, count, soc=2.0, legacy=False),
+    )
+    await write(engine, new + legacy)
+    rows = await stored(engine, battery_id)
+    assert [r[0] for r in rows] == [b.reading_id for b in new]
+    await write(engine, legacy + new)
+    assert [r[0] for r in await stored(engine, battery_id)] == [b.reading_id for b in new]
+
+
+async def test_storing_a_legacy_id_raises_how_far_new_ids_are_checked(
+    engine: AsyncEngine, battery_id: int
+) -> None:
+    """As when events written before the change are replayed into a fresh projection."""
+    later = datetime(2030, 1, 1, tzinfo=UTC)  # past what any other test stores
+    await write(engine, timed(battery_id, MANY, soc=1.0, legacy=True, start=later))
+    async with engine.connect() as c:
+        until = (
+            await c.execute(text("SELECT legacy_until FROM query.legacy_reading_ids"))
+        ).scalar_one()
+    assert until >= later + timedelta(minutes=MANY - 1)
+    await write(engine, timed(battery_id, MANY, soc=2.0, legacy=False, start=later))
+    assert [r[2] for r in await stored(engine, battery_id)] == [1.0] * MANY

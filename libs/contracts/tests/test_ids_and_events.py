@@ -1,6 +1,6 @@
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -21,10 +21,13 @@ from batteryhub_contracts.ids import (
     decoded_id_text,
     derived_id,
     derived_id_text,
+    legacy_reading_id_text,
     notification_id_for,
     public_id,
     reading_id_text,
+    reading_id_version,
     reading_public_id,
+    received_reading_id_text,
     uuid_texts,
 )
 
@@ -36,14 +39,40 @@ def test_same_battery_and_device_time_is_the_same_reading():
     assert reading_id_text(1, AT) != reading_id_text(2, AT)
 
 
-@given(st.integers(min_value=1, max_value=2**53 - 1), st.datetimes(timezones=st.just(UTC)))
-def test_a_reading_id_is_the_uuid5_of_battery_and_device_time(battery_id, at):
-    expected = uuid.uuid5(
-        uuid.UUID("6f6a3c64-5d1e-4c0e-9a55-0b6e2b1f7a10"), f"reading:{battery_id}:{at.isoformat()}"
-    )
-    assert reading_id_text(battery_id, at) == str(expected)
-    assert reading_public_id(str(expected)) == reading_public_id(expected)
-    assert reading_public_id(expected) == public_id("reading", expected)
+NAMESPACE = uuid.UUID("6f6a3c64-5d1e-4c0e-9a55-0b6e2b1f7a10")
+device_times = st.datetimes(
+    min_value=datetime(2015, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(st.integers(min_value=1, max_value=2**53 - 1), device_times)
+def test_a_reading_id_is_a_uuid7_of_the_device_time_and_the_legacy_ids_hash(battery_id, at):
+    legacy = uuid.uuid5(NAMESPACE, f"reading:{battery_id}:{at.isoformat()}")
+    assert legacy_reading_id_text(battery_id, at) == str(legacy)
+    new = uuid.UUID(reading_id_text(battery_id, at))
+    assert (new.version, new.variant) == (7, uuid.RFC_4122)
+    assert new.int >> 80 == (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    # past the time and the version, the legacy id's bits: its 74 bits below the version
+    below_version = (1 << 76) - 1
+    variant = 0b11 << 62
+    assert new.int & below_version & ~variant == legacy.int & below_version & ~variant
+    assert reading_id_version(str(new)) == "7" and reading_id_version(str(legacy)) == "5"
+    assert reading_public_id(str(new)) == reading_public_id(new) == public_id("reading", new)
+
+
+def test_reading_ids_sort_by_device_time_across_batteries():
+    times = [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=s) for s in (0, 1, 60, 3600)]
+    ids = [reading_id_text(battery_id, at) for at in times for battery_id in (9, 1, 5)]
+    assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_reading_without_a_device_time_gets_a_fresh_id_of_its_receipt():
+    at = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    ids = [uuid.UUID(received_reading_id_text(at)) for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert {(i.version, i.variant) for i in ids} == {(7, uuid.RFC_4122)}
+    assert {i.int >> 80 for i in ids} == {int(at.timestamp() * 1000)}
 
 
 def test_derived_ids_are_the_uuid5_they_always_were():
@@ -60,9 +89,16 @@ def test_a_decoded_id_is_its_raw_id_as_version_8():
     assert uuid.UUID(decoded_id_text(raw)).version == 8
 
 
-@given(st.uuids(version=4), st.uuids(version=4), st.uuids(version=5))
-def test_decoded_ids_are_distinct_from_their_raw_ids_and_each_other(a, b, c):
-    decoded = {raw: uuid.UUID(decoded_id_text(str(raw))) for raw in (a, b, c)}
+@given(
+    st.uuids(version=4),
+    st.uuids(version=4),
+    st.uuids(version=5),
+    st.integers(min_value=1, max_value=2**53 - 1),
+    device_times,
+)
+def test_decoded_ids_are_distinct_from_their_raw_ids_and_each_other(a, b, c, battery_id, at):
+    d = uuid.UUID(reading_id_text(battery_id, at))
+    decoded = {raw: uuid.UUID(decoded_id_text(str(raw))) for raw in (a, b, c, d)}
     for raw, derived in decoded.items():
         assert derived != raw
         assert derived.version == 8

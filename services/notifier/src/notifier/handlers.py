@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from batteryhub_contracts.events import (
     each_reading,
 )
 from batteryhub_contracts.fast import READING_DECODED_KEYED, as_model
+from batteryhub_contracts.ids import legacy_reading_id_text, reading_id_text
 from batteryhub_contracts.topics import battery_key
 from batteryhub_platform.consumer import Incoming, ReducingCodec
 from batteryhub_platform.kafka import Outgoing
@@ -65,11 +67,14 @@ async def apply_events_to_alerts(
         claimed = await store.claim(
             i.event.reading_id for i in relevant if isinstance(i.event, ReadingDecoded)
         )
-        fresh = [
-            i
-            for i in relevant
-            if isinstance(i.event, NotificationRead) or i.event.reading_id in claimed
-        ]
+        fresh = await _without_twins(
+            store,
+            [
+                i
+                for i in relevant
+                if isinstance(i.event, NotificationRead) or i.event.reading_id in claimed
+            ],
+        )
         seen = [
             i
             for i in relevant
@@ -82,6 +87,57 @@ async def apply_events_to_alerts(
             outgoing.append(_out(n, notifications_topic, item))
         outgoing.extend(await _decide(store, fresh, notifications_topic))
     return outgoing
+
+
+def twin_id(reading: ReadingDecoded) -> uuid.UUID | None:
+    """The reading's other id: a reading with a device time had the UUID-5 of battery and
+    time as its id until readings' ids began with their time, its time-ordered id since
+    (``batteryhub_contracts.ids``). None for a reading that has no other (no device time,
+    its clock over 10 minutes ahead, or an id of neither kind)."""
+    fields = reading.reading
+    if fields.device_time is None or fields.clock_skewed:
+        return None
+    if reading.reading_id.version == 7:
+        return uuid.UUID(legacy_reading_id_text(fields.battery_id, fields.device_time))
+    if reading.reading_id.version == 5:
+        return uuid.UUID(reading_id_text(fields.battery_id, fields.device_time))
+    return None
+
+
+async def _without_twins(
+    store: NotificationStore, items: list[Incoming[Any]]
+) -> list[Incoming[Any]]:
+    """``items`` without the readings decided before under their other id (an upload taken
+    before readings' ids began with their time and re-sent after, or the other way round
+    during the upgrade), nor the later of two twins in ``items``: each reading is decided
+    once, whichever id it came with first. Only readings with faults come here, so hashing
+    their twins costs little."""
+    twins = {
+        i.event.reading_id: twin
+        for i in items
+        if isinstance(i.event, ReadingDecoded) and (twin := twin_id(i.event)) is not None
+    }
+    if not twins:
+        return items
+    seen: set[uuid.UUID] = set()
+    kept = []
+    for i in items:  # in log order: the first of two twins in the batch is kept
+        if isinstance(i.event, ReadingDecoded):
+            if twins.get(i.event.reading_id) in seen:
+                continue
+            seen.add(i.event.reading_id)
+        kept.append(i)
+    # Those of this batch are claimed by now: their twins in it were dealt with above.
+    in_batch = {i.event.reading_id for i in items if isinstance(i.event, ReadingDecoded)}
+    decided_before = await store.decided(
+        twin for reading_id, twin in twins.items() if reading_id in seen and twin not in in_batch
+    )
+    return [
+        i
+        for i in kept
+        if not isinstance(i.event, ReadingDecoded)
+        or twins.get(i.event.reading_id) not in decided_before
+    ]
 
 
 async def _decide(

@@ -24,6 +24,11 @@ _CLAIM = (
     .bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
     .columns(decided_readings.c.reading_id)
 )
+_DECIDED = (
+    text("SELECT reading_id FROM notifier.decided_readings WHERE reading_id = ANY(:ids)")
+    .bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+    .columns(decided_readings.c.reading_id)
+)
 _ADD = (
     text(
         "INSERT INTO notifier.notifications "
@@ -71,6 +76,13 @@ class NotificationStore:
             return set()
         rows = await self._c.execute(_CLAIM, {"ids": ids})
         return {row[0] for row in rows}
+
+    async def decided(self, reading_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of ``reading_ids`` decided before (claimed by this transaction included)."""
+        ids = sorted(set(reading_ids))
+        if not ids:
+            return set()
+        return set((await self._c.execute(_DECIDED, {"ids": ids})).scalars())
 
     async def open_alerts(self, battery_ids: Iterable[int]) -> dict[int, OpenAlerts]:
         ids = sorted(set(battery_ids))

@@ -26,7 +26,12 @@ from batteryhub_contracts.events import (
     encode_data,
 )
 from batteryhub_contracts.fast import encode_fast
-from batteryhub_contracts.ids import reading_public_id_texts
+from batteryhub_contracts.ids import (
+    legacy_reading_id_text,
+    reading_id_text,
+    reading_id_version,
+    reading_public_id_texts,
+)
 from query_api.adapters.tables import batteries, notifications
 
 RegistryEvent = AnyRegistryEvent
@@ -124,12 +129,25 @@ _READING_TYPES = {
     "metrics": "json",
 }
 _STORED_READINGS = text(
-    "SELECT reading_id FROM query.readings WHERE reading_id = ANY(CAST(:ids AS uuid[]))"
+    "SELECT reading_id, NULL AS legacy_until FROM query.readings "
+    "WHERE reading_id = ANY(CAST(:ids AS uuid[])) "
+    "UNION ALL SELECT NULL, legacy_until FROM query.legacy_reading_ids"
+)
+"""The ids among ``ids`` stored already, and one row with no id holding ``legacy_until``
+(migration 0004): in one round trip, as before that table was there."""
+_STORED_TWINS = text(
+    "SELECT reading_id FROM query.readings "
+    "WHERE reading_id = ANY(CAST(:ids AS uuid[])) AND NOT clock_skewed"
+)
+_RAISE_LEGACY_UNTIL = text(
+    "UPDATE query.legacy_reading_ids "
+    "SET legacy_until = GREATEST(legacy_until, CAST(:until AS timestamptz))"
 )
 READING_COLUMNS = list(_READING_TYPES)
 """The columns of ``reading_rows``' values, in order."""
 _ROW_ID = operator.itemgetter(0)
 """A reading row's ``reading_id`` (its text)."""
+_ROW_BATTERY, _ROW_DEVICE_TIME, _ROW_SKEWED = 2, 7, 8
 _ARRAY_TYPE = {"jsonb": "text", "json": "text"}  # JSON travels as text and is cast per row
 
 
@@ -151,7 +169,20 @@ def _insert_arrays(table: str, types: dict[str, str]) -> TextClause:
     )
 
 
-_INSERT_READINGS = _insert_arrays("readings", _READING_TYPES)
+_INSERT_READINGS = text(
+    # As ``_insert_arrays`` builds it, with each row's twin id beside it (NULL when it has
+    # none to look for): a row whose twin is stored is left out (``add_rows``).
+    "INSERT INTO query.readings ({columns}) SELECT {casts} FROM unnest({arrays}, "  # noqa: S608
+    "CAST(:twin_id AS uuid[])) AS t({columns}, twin_id) "
+    "WHERE t.twin_id IS NULL OR NOT EXISTS (SELECT FROM query.readings r "
+    "WHERE r.reading_id = t.twin_id AND NOT r.clock_skewed) ON CONFLICT DO NOTHING".format(
+        columns=", ".join(_READING_TYPES),
+        casts=", ".join(f"{c}::{t}" if t in _ARRAY_TYPE else c for c, t in _READING_TYPES.items()),
+        arrays=", ".join(
+            f"CAST(:{c} AS {_ARRAY_TYPE.get(t, t)}[])" for c, t in _READING_TYPES.items()
+        ),
+    )
+)
 _NOTIFICATION_TYPES = {
     "id": "bigint",
     "hub_id": "bigint",
@@ -211,22 +242,49 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
 
     A few rows (``FEW_ROWS``: single readings, a small upload) go in by that INSERT at once:
     one statement where the lookup, the savepoint, the ``COPY`` and the release are four
-    round trips, which cost them more than the insertion does."""
+    round trips, which cost them more than the insertion does.
+
+    A reading with a device time has had two ids: the UUID-5 of battery and time until
+    readings' ids began with their time (``legacy_reading_id_text``), its time-ordered id
+    since (``reading_id_text``). An upload taken by the gateway before the change (or by
+    an old gateway during the upgrade) and re-sent after it comes with the other id: its
+    *twin*. So a row is also looked up by its twin and left out when that is stored, and in
+    a batch holding both the first is kept. Only a row that could have one is looked up so:
+    a legacy id's row always (they are few: events written before the change), a
+    time-ordered one when its device time is at most ``legacy_until``
+    (``query.legacy_reading_ids``, migration 0004: at least the latest device time stored
+    under a legacy id, raised in the transaction that stores one). Readings whose device
+    clock was over 10 minutes ahead have no twin: their device time says nothing of when
+    they were taken, so neither they nor a stored one of them count."""
     if not rows:
         return
     candidates = _first_of_each(rows, _ROW_ID)
     if len(candidates) <= FEW_ROWS:
-        await _insert_rows(c, candidates)
+        candidates = _first_of_twins(candidates)
+        await _insert_rows(c, candidates, _twin_ids(candidates, until=_ANY_TIME))
         return
-    stored = {
-        str(reading_id)
-        for reading_id in (
-            await c.execute(_STORED_READINGS, {"ids": [_ROW_ID(row) for row in candidates]})
-        ).scalars()
+    stored: set[str] = set()
+    until = None
+    for reading_id, legacy_until in await c.execute(
+        _STORED_READINGS, {"ids": [_ROW_ID(row) for row in candidates]}
+    ):
+        if reading_id is None:
+            until = legacy_until
+        else:
+            stored.add(str(reading_id))
+    rows = _first_of_twins([row for row in candidates if _ROW_ID(row) not in stored])
+    twins = {
+        twin_id: row
+        for row, twin_id in zip(rows, _twin_ids(rows, until), strict=True)
+        if twin_id is not None
     }
-    rows = [row for row in candidates if _ROW_ID(row) not in stored]
+    if twins:
+        found = (await c.execute(_STORED_TWINS, {"ids": list(twins)})).scalars()
+        left_out = {id(twins[str(twin_id)]) for twin_id in found}
+        rows = [row for row in rows if id(row) not in left_out]
     if not rows:
         return
+    await _raise_legacy_until(c, rows)
     try:
         async with c.begin_nested():
             driver = (await c.get_raw_connection()).driver_connection
@@ -237,13 +295,80 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
         return
     except UniqueViolationError:
         pass  # stored meanwhile by another writer: insert what is still new
-    await _insert_rows(c, candidates)
+    candidates = _first_of_twins(candidates)
+    await _insert_rows(c, candidates, _twin_ids(candidates, until=_ANY_TIME))
 
 
-async def _insert_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Rows not stored yet, by one INSERT ... ON CONFLICT DO NOTHING (the others are left)."""
+_ANY_TIME = object()
+"""``_twin_ids``' ``until`` when any device time may have a twin stored (the statement then
+finds out, ``_INSERT_READINGS``)."""
+
+
+def _has_twin(row: tuple[Any, ...]) -> bool:
+    return row[_ROW_DEVICE_TIME] is not None and not row[_ROW_SKEWED]
+
+
+def _twin_id(row: tuple[Any, ...]) -> str | None:
+    """The row's other id (``add_rows``), or None for a row that has none."""
+    if not _has_twin(row):
+        return None
+    version = reading_id_version(_ROW_ID(row))
+    if version == "7":
+        return legacy_reading_id_text(row[_ROW_BATTERY], row[_ROW_DEVICE_TIME])
+    if version == "5":
+        return reading_id_text(row[_ROW_BATTERY], row[_ROW_DEVICE_TIME])
+    return None
+
+
+def _twin_ids(rows: Sequence[tuple[Any, ...]], until: Any) -> list[str | None]:
+    """Each row's twin id where it may be stored: always for a legacy id, for a time-ordered
+    one when its device time is at most ``until`` (never when that is None)."""
+    return [
+        _twin_id(row)
+        if reading_id_version(_ROW_ID(row)) != "7"
+        or until is _ANY_TIME
+        or (until is not None and _has_twin(row) and row[_ROW_DEVICE_TIME] <= until)
+        else None
+        for row in rows
+    ]
+
+
+def _first_of_twins(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``rows`` without the later of two twins (a reading under both its ids in one batch:
+    only where a legacy id is, so only those are hashed)."""
+    at = {_ROW_ID(row): index for index, row in enumerate(rows)}
+    later = set()
+    for index, row in enumerate(rows):
+        if reading_id_version(_ROW_ID(row)) == "5":
+            twin = at.get(_twin_id(row))
+            if twin is not None:
+                later.add(max(index, twin))
+    return [row for index, row in enumerate(rows) if index not in later] if later else rows
+
+
+async def _raise_legacy_until(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``legacy_until`` up to the latest device time of ``rows`` stored under a legacy id,
+    before they are stored."""
+    times = [
+        row[_ROW_DEVICE_TIME]
+        for row in rows
+        if reading_id_version(_ROW_ID(row)) == "5" and _has_twin(row)
+    ]
+    if times:
+        await c.execute(_RAISE_LEGACY_UNTIL, {"until": max(times)})
+
+
+async def _insert_rows(
+    c: AsyncConnection, rows: Sequence[tuple[Any, ...]], twin_ids: list[str | None]
+) -> None:
+    """Rows not stored yet, by one INSERT ... ON CONFLICT DO NOTHING (the others are left),
+    leaving out those whose twin is stored (``add_rows``)."""
+    await _raise_legacy_until(c, rows)
     columns = [list(values) for values in zip(*rows, strict=True)]
-    await c.execute(_INSERT_READINGS, dict(zip(READING_COLUMNS, columns, strict=True)))
+    await c.execute(
+        _INSERT_READINGS,
+        {**dict(zip(READING_COLUMNS, columns, strict=True)), "twin_id": twin_ids},
+    )
 
 
 async def apply_registry(c: AsyncConnection, events: Sequence[RegistryEvent]) -> None:

@@ -9,7 +9,6 @@ consumer decodes them with the models, and the tests decode them here too.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +23,12 @@ from batteryhub_contracts.events import (
     ReadingsReceived,
     encode_data,
 )
-from batteryhub_contracts.ids import derived_id_text, reading_id_text, reading_public_id
+from batteryhub_contracts.ids import (
+    derived_id_text,
+    reading_id_text,
+    reading_public_id,
+    received_reading_id_text,
+)
 from batteryhub_contracts.isotime import naive_utc
 from batteryhub_contracts.payload import ParsedReading
 
@@ -55,9 +59,11 @@ def accept_reading(
     source: ReadingSource,
 ) -> AcceptedReading:
     """A reading whose device clock was valid gets an id derived from battery and device
-    time, so the same reading sent twice (a retry after a lost answer) is one reading."""
+    time, so the same reading sent twice (a retry after a lost answer) is one reading; one
+    without gets an id of its receive time and random bits. Both begin with their time
+    (``reading_id_text``)."""
     if parsed.device_time is None:
-        reading_id = str(uuid.uuid4())
+        reading_id = received_reading_id_text(received_at)
     else:
         reading_id = reading_id_text(battery.battery_id, parsed.device_time)
     event = {

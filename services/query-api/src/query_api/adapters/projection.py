@@ -272,19 +272,23 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
             until = legacy_until
         else:
             stored.add(str(reading_id))
-    rows = _first_of_twins([row for row in candidates if _ROW_ID(row) not in stored])
-    twins = {
-        twin_id: row
-        for row, twin_id in zip(rows, _twin_ids(rows, until), strict=True)
-        if twin_id is not None
-    }
-    if twins:
-        found = (await c.execute(_STORED_TWINS, {"ids": list(twins)})).scalars()
-        left_out = {id(twins[str(twin_id)]) for twin_id in found}
-        rows = [row for row in rows if id(row) not in left_out]
+    rows = [row for row in candidates if _ROW_ID(row) not in stored]
+    legacy = _LEGACY in {_ROW_ID(row)[_VERSION_AT] for row in rows}
+    if legacy or until is not None:  # else no row can have a twin stored (nearly always)
+        rows = _first_of_twins(rows) if legacy else rows
+        twins = {
+            twin_id: row
+            for row, twin_id in zip(rows, _twin_ids(rows, until), strict=True)
+            if twin_id is not None
+        }
+        if twins:
+            found = (await c.execute(_STORED_TWINS, {"ids": list(twins)})).scalars()
+            left_out = {id(twins[str(twin_id)]) for twin_id in found}
+            rows = [row for row in rows if id(row) not in left_out]
+        if legacy:
+            await _raise_legacy_until(c, rows)
     if not rows:
         return
-    await _raise_legacy_until(c, rows)
     try:
         async with c.begin_nested():
             driver = (await c.get_raw_connection()).driver_connection
@@ -299,6 +303,8 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
     await _insert_rows(c, candidates, _twin_ids(candidates, until=_ANY_TIME))
 
 
+_LEGACY, _VERSION_AT = "5", 14
+"""A legacy reading id's version digit, and where it is in an id's text."""
 _ANY_TIME = object()
 """``_twin_ids``' ``until`` when any device time may have a twin stored (the statement then
 finds out, ``_INSERT_READINGS``)."""

@@ -57,6 +57,19 @@ def received_reading_id_text(received_at: datetime) -> str:
     return _v7_text(received_at, h[:3], h[3], h[4:19])
 
 
+def twin_reading_id_text(reading_id: str, battery_id: int, device_time: datetime) -> str | None:
+    """The other id of a reading with a (not skewed) device time: its legacy id for a
+    time-ordered one, its time-ordered id for a legacy one; None for any other id. A reading
+    stored under one and re-sent under the other is the same reading (docs/decisions.md, "A
+    reading's id starts with its time")."""
+    version = reading_id_version(reading_id)
+    if version == "7":
+        return legacy_reading_id_text(battery_id, device_time)
+    if version == "5":
+        return reading_id_text(battery_id, device_time)
+    return None
+
+
 def reading_id_version(reading_id: str) -> str:
     """The version digit of a reading id's text: ``"7"`` for the ids of ``reading_id_text``
     and ``received_reading_id_text``, ``"5"`` and ``"4"`` for those given before."""

@@ -15,7 +15,7 @@ from batteryhub_contracts.events import (
     each_reading,
 )
 from batteryhub_contracts.fast import READING_DECODED_KEYED, as_model
-from batteryhub_contracts.ids import legacy_reading_id_text, reading_id_text
+from batteryhub_contracts.ids import twin_reading_id_text
 from batteryhub_contracts.topics import battery_key
 from batteryhub_platform.consumer import Incoming, ReducingCodec
 from batteryhub_platform.kafka import Outgoing
@@ -97,11 +97,8 @@ def twin_id(reading: ReadingDecoded) -> uuid.UUID | None:
     fields = reading.reading
     if fields.device_time is None or fields.clock_skewed:
         return None
-    if reading.reading_id.version == 7:
-        return uuid.UUID(legacy_reading_id_text(fields.battery_id, fields.device_time))
-    if reading.reading_id.version == 5:
-        return uuid.UUID(reading_id_text(fields.battery_id, fields.device_time))
-    return None
+    twin = twin_reading_id_text(str(reading.reading_id), fields.battery_id, fields.device_time)
+    return None if twin is None else uuid.UUID(twin)
 
 
 async def _without_twins(

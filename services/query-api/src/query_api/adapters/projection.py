@@ -27,10 +27,9 @@ from batteryhub_contracts.events import (
 )
 from batteryhub_contracts.fast import encode_fast
 from batteryhub_contracts.ids import (
-    legacy_reading_id_text,
-    reading_id_text,
     reading_id_version,
     reading_public_id_texts,
+    twin_reading_id_text,
 )
 from query_api.adapters.tables import batteries, notifications
 
@@ -151,37 +150,35 @@ _ROW_BATTERY, _ROW_DEVICE_TIME, _ROW_SKEWED = 2, 7, 8
 _ARRAY_TYPE = {"jsonb": "text", "json": "text"}  # JSON travels as text and is cast per row
 
 
-def _insert_arrays(table: str, types: dict[str, str]) -> TextClause:
+def _insert_arrays(table: str, types: dict[str, str], unless: str = "") -> TextClause:
     """One INSERT of a batch's rows as one array per column (``unnest``), skipping the rows
     already there: the same statement whatever the number of rows, so it is compiled and
     prepared once (a multi-row VALUES is a new statement for each length, and compiling it
-    was a tenth of the projector's CPU)."""
-    # Built from this module's constant column tables: no input reaches the SQL text (hence
-    # the noqa on the string-built statement).
+    was a tenth of the projector's CPU). With ``unless``, a uuid array ``twin_id`` comes
+    beside the rows, and a row is left out where ``unless`` holds for it (``t``)."""
+    # Built from this module's constant column tables and conditions: no input reaches the
+    # SQL text (hence the noqa on the string-built statement).
+    extra = ", CAST(:twin_id AS uuid[])" if unless else ""
     return text(
-        "INSERT INTO query.{table} ({columns}) SELECT {casts} FROM unnest({arrays}) "  # noqa: S608
-        "AS t({columns}) ON CONFLICT DO NOTHING".format(
+        "INSERT INTO query.{table} ({columns}) SELECT {casts} FROM unnest({arrays}{extra}) "  # noqa: S608
+        "AS t({columns}{extra_name}){where} ON CONFLICT DO NOTHING".format(
             table=table,
             columns=", ".join(types),
             casts=", ".join(f"{c}::{t}" if t in _ARRAY_TYPE else c for c, t in types.items()),
             arrays=", ".join(f"CAST(:{c} AS {_ARRAY_TYPE.get(t, t)}[])" for c, t in types.items()),
+            extra=extra,
+            extra_name=", twin_id" if unless else "",
+            where=f" WHERE NOT ({unless})" if unless else "",
         )
     )
 
 
-_INSERT_READINGS = text(
-    # As ``_insert_arrays`` builds it, with each row's twin id beside it (NULL when it has
-    # none to look for): a row whose twin is stored is left out (``add_rows``).
-    "INSERT INTO query.readings ({columns}) SELECT {casts} FROM unnest({arrays}, "  # noqa: S608
-    "CAST(:twin_id AS uuid[])) AS t({columns}, twin_id) "
-    "WHERE t.twin_id IS NULL OR NOT EXISTS (SELECT FROM query.readings r "
-    "WHERE r.reading_id = t.twin_id AND NOT r.clock_skewed) ON CONFLICT DO NOTHING".format(
-        columns=", ".join(_READING_TYPES),
-        casts=", ".join(f"{c}::{t}" if t in _ARRAY_TYPE else c for c, t in _READING_TYPES.items()),
-        arrays=", ".join(
-            f"CAST(:{c} AS {_ARRAY_TYPE.get(t, t)}[])" for c, t in _READING_TYPES.items()
-        ),
-    )
+_INSERT_READINGS = _insert_arrays(
+    "readings",
+    _READING_TYPES,
+    # a row whose twin is stored (``add_rows``)
+    unless="t.twin_id IS NOT NULL AND EXISTS (SELECT FROM query.readings r "
+    "WHERE r.reading_id = t.twin_id AND NOT r.clock_skewed)",
 )
 _NOTIFICATION_TYPES = {
     "id": "bigint",
@@ -318,12 +315,7 @@ def _twin_id(row: tuple[Any, ...]) -> str | None:
     """The row's other id (``add_rows``), or None for a row that has none."""
     if not _has_twin(row):
         return None
-    version = reading_id_version(_ROW_ID(row))
-    if version == "7":
-        return legacy_reading_id_text(row[_ROW_BATTERY], row[_ROW_DEVICE_TIME])
-    if version == "5":
-        return reading_id_text(row[_ROW_BATTERY], row[_ROW_DEVICE_TIME])
-    return None
+    return twin_reading_id_text(_ROW_ID(row), row[_ROW_BATTERY], row[_ROW_DEVICE_TIME])
 
 
 def _twin_ids(rows: Sequence[tuple[Any, ...]], until: Any) -> list[str | None]:

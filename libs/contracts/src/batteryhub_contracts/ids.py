@@ -63,17 +63,26 @@ def twin_reading_id_text(reading_id: str, battery_id: int, device_time: datetime
     stored under one and re-sent under the other is the same reading (docs/decisions.md, "A
     reading's id starts with its time")."""
     version = reading_id_version(reading_id)
-    if version == "7":
+    if version == TIME_ORDERED_VERSION:
         return legacy_reading_id_text(battery_id, device_time)
-    if version == "5":
+    if version == LEGACY_VERSION:
         return reading_id_text(battery_id, device_time)
     return None
 
 
+TIME_ORDERED_VERSION, LEGACY_VERSION = "7", "5"
+"""The version digits of a reading id's text: ``reading_id_text`` and
+``received_reading_id_text`` give ``"7"``; ``legacy_reading_id_text`` gave ``"5"`` (and a
+reading without a device clock had a UUID-4, ``"4"``)."""
+VERSION_AT = 14
+"""Where a reading id's text holds its version digit (``reading_id_version``), for a caller
+that reads it in a comprehension over a batch without a call a row."""
+
+
 def reading_id_version(reading_id: str) -> str:
-    """The version digit of a reading id's text: ``"7"`` for the ids of ``reading_id_text``
-    and ``received_reading_id_text``, ``"5"`` and ``"4"`` for those given before."""
-    return reading_id[14]
+    """The version digit of a reading id's text (``TIME_ORDERED_VERSION``,
+    ``LEGACY_VERSION``, or ``"4"``)."""
+    return reading_id[VERSION_AT]
 
 
 def _reading_hash(battery_id: int, device_time: datetime) -> str:

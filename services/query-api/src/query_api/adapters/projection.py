@@ -27,6 +27,9 @@ from batteryhub_contracts.events import (
 )
 from batteryhub_contracts.fast import encode_fast
 from batteryhub_contracts.ids import (
+    LEGACY_VERSION,
+    TIME_ORDERED_VERSION,
+    VERSION_AT,
     reading_id_version,
     reading_public_id_texts,
     twin_reading_id_text,
@@ -270,7 +273,7 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
         else:
             stored.add(str(reading_id))
     rows = [row for row in candidates if _ROW_ID(row) not in stored]
-    legacy = _LEGACY in {_ROW_ID(row)[_VERSION_AT] for row in rows}
+    legacy = LEGACY_VERSION in {_ROW_ID(row)[VERSION_AT] for row in rows}
     if legacy or until is not None:  # else no row can have a twin stored (nearly always)
         rows = _first_of_twins(rows) if legacy else rows
         twins = {
@@ -300,8 +303,6 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
     await _insert_rows(c, candidates, _twin_ids(candidates, until=_ANY_TIME))
 
 
-_LEGACY, _VERSION_AT = "5", 14
-"""A legacy reading id's version digit, and where it is in an id's text."""
 _ANY_TIME = object()
 """``_twin_ids``' ``until`` when any device time may have a twin stored (the statement then
 finds out, ``_INSERT_READINGS``)."""
@@ -323,7 +324,7 @@ def _twin_ids(rows: Sequence[tuple[Any, ...]], until: Any) -> list[str | None]:
     one when its device time is at most ``until`` (never when that is None)."""
     return [
         _twin_id(row)
-        if reading_id_version(_ROW_ID(row)) != "7"
+        if reading_id_version(_ROW_ID(row)) != TIME_ORDERED_VERSION
         or until is _ANY_TIME
         or (until is not None and _has_twin(row) and row[_ROW_DEVICE_TIME] <= until)
         else None
@@ -337,7 +338,7 @@ def _first_of_twins(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     at = {_ROW_ID(row): index for index, row in enumerate(rows)}
     later = set()
     for index, row in enumerate(rows):
-        if reading_id_version(_ROW_ID(row)) == "5":
+        if reading_id_version(_ROW_ID(row)) == LEGACY_VERSION:
             twin = at.get(_twin_id(row))
             if twin is not None:
                 later.add(max(index, twin))
@@ -350,7 +351,7 @@ async def _raise_legacy_until(c: AsyncConnection, rows: Sequence[tuple[Any, ...]
     times = [
         row[_ROW_DEVICE_TIME]
         for row in rows
-        if reading_id_version(_ROW_ID(row)) == "5" and _has_twin(row)
+        if reading_id_version(_ROW_ID(row)) == LEGACY_VERSION and _has_twin(row)
     ]
     if times:
         await c.execute(_RAISE_LEGACY_UNTIL, {"until": max(times)})

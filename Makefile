@@ -10,6 +10,8 @@ export UV_CACHE_DIR := $(CACHE)/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 PY := $(ROOT)/.venv/bin/python
+# rustup's cargo, for a shell that did not source ~/.cargo/env (libs/native is built with it)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: up down test test-unit infra infra-down deps lint typecheck status bench chaos
 
@@ -17,7 +19,8 @@ $(UV):
 	@python3 -m venv $(CACHE)/tools
 	@$(CACHE)/tools/bin/pip install -q "uv==$(UV_VERSION)"
 
-deps: $(UV)  ## install the locked Python dependencies into .venv
+deps: $(UV)  ## install the locked Python dependencies into .venv (and build libs/native)
+	@command -v cargo >/dev/null || { echo "make deps needs Rust's cargo to build libs/native (the gateway's compiled batch path): install it with rustup (https://rustup.rs)"; exit 1; }
 	@$(UV) sync --frozen --python python3.11 -q
 
 infra:  ## start (installing if needed) Kafka and PostgreSQL
@@ -56,6 +59,7 @@ chaos: deps infra  ## the fault tests at 100k readings each (11–16 min here); 
 lint: deps
 	@$(ROOT)/.venv/bin/ruff check libs services tests deploy bench
 	@$(ROOT)/.venv/bin/ruff format --check libs services tests deploy bench
+	@cd $(ROOT)/libs/native && cargo fmt --check && cargo clippy --release -q -- -D warnings
 
 typecheck: deps
 	@$(ROOT)/.venv/bin/mypy libs/contracts/src libs/platform/src services/*/src

@@ -11,13 +11,10 @@ from typing import Any
 
 from batteryhub_contracts.events import BatteryRecord, ReadingSource
 from batteryhub_contracts.payload import (
-    FastReading,
     PayloadError,
-    decode_batch,
     decode_json_object,
     is_relay,
     parse_battery_id,
-    parse_fast_reading,
     parse_reading,
     unwrap_relay,
 )
@@ -40,16 +37,15 @@ from webhook_gateway.config import Settings
 from webhook_gateway.domain.ingest import (
     READING_RECEIVED_TYPE,
     READINGS_RECEIVED_TYPE,
-    AcceptedReading,
+    Forbidden,
     accept_reading,
-    accepted_item,
-    batch_records,
+    ingest_batch,
     success_body,
 )
+from webhook_gateway.domain.native import native_batch
 from webhook_gateway.domain.registry import (
     BatteryNotFound,
     BatteryRegistry,
-    RegistryError,
     RegistryEvent,
 )
 
@@ -57,19 +53,8 @@ Principal = BatteryPrincipal | UserPrincipal
 log = logging.getLogger(__name__)
 
 
-MAX_BATCH = 500
-
-
-def _reason(exc: Exception) -> str:
-    return exc.message if isinstance(exc, PayloadError) else str(exc)
-
-
 class Unauthorized(Exception):
     """One answer for every authentication failure: nothing leaks which part was wrong."""
-
-
-class Forbidden(Exception):
-    pass
 
 
 @dataclass
@@ -222,38 +207,23 @@ class Gateway:
         metrics.READINGS_ACCEPTED.labels(source).inc()
         return success_body(reading, parsed)
 
-    async def accept_batch(self, principal: Principal, body: bytes) -> dict[str, Any]:
-        """Many direct-format readings in one request, each judged on its own. Answers only
-        once every accepted reading is acknowledged by Kafka (or raises BrokerUnavailable,
-        and then none of them counts as stored)."""
-        items = decode_batch(body, MAX_BATCH)
-        if not isinstance(items, list):
-            raise PayloadError("a batch must be a JSON array of readings")
-        if not items:
-            raise PayloadError("a batch must hold at least one reading", status=422)
-        if len(items) > MAX_BATCH:
-            raise PayloadError(
-                f"a batch holds at most {MAX_BATCH} readings, got {len(items)}", status=413
-            )
+    async def accept_batch(self, principal: Principal, body: bytes) -> bytes:
+        """Many direct-format readings in one request, each judged on its own; the answer's
+        JSON. Answers only once every accepted reading is acknowledged by Kafka (or raises
+        BrokerUnavailable, and then none of them counts as stored). A battery's own upload
+        in the common shape takes the compiled path (``domain.native``), which gives what
+        ``ingest_batch`` gives; everything else, and all of it when ``native_batch`` is off,
+        takes ``ingest_batch``."""
         received_at = datetime.now(UTC)
-        results: list[dict[str, Any]] = []
-        readings: dict[str, AcceptedReading] = {}
-        for index, item in enumerate(items):
-            try:
-                if isinstance(item, FastReading):
-                    parsed = parse_fast_reading(item, received_at)
-                elif isinstance(item, dict):
-                    parsed = parse_reading(item, received_at)
-                else:
-                    raise PayloadError("each reading must be a JSON object")
-                assert parsed.battery_id is not None  # require_id=True guarantees it
-                battery = self._battery_for(principal, parsed.battery_id)
-            except (PayloadError, Forbidden, RegistryError) as exc:
-                results.append({"index": index, "status": "rejected", "reason": _reason(exc)})
-                continue
-            reading = accept_reading(parsed, battery, received_at, "batch")
-            readings.setdefault(reading.reading_id, reading)  # a reading twice in one batch is one
-            results.append(accepted_item(index, reading, parsed))
+        outcome = None
+        if self.settings.native_batch and isinstance(principal, BatteryPrincipal):
+            battery = self.registry.active(principal.battery_id)
+            if battery is not None:
+                outcome = native_batch(body, battery, received_at)
+        if outcome is None:
+            outcome = ingest_batch(
+                body, lambda battery_id: self._battery_for(principal, battery_id), received_at
+            )
         started = time.perf_counter()
         await self.publisher.publish_many(
             [
@@ -263,20 +233,14 @@ class Gateway:
                     READINGS_RECEIVED_TYPE,
                     record.value,
                 )
-                for record in batch_records(readings.values(), received_at)
+                for record in outcome.records
             ]
         )
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)
-        accepted = sum(1 for r in results if r["status"] == "accepted")
-        metrics.READINGS_ACCEPTED.labels("batch").inc(accepted)
-        if accepted < len(results):
-            metrics.READINGS_REFUSED.labels("batch_item").inc(len(results) - accepted)
-        return {
-            "status": "success" if accepted == len(results) else "partial",
-            "accepted": accepted,
-            "rejected": len(results) - accepted,
-            "results": results,
-        }
+        metrics.READINGS_ACCEPTED.labels("batch").inc(outcome.accepted)
+        if outcome.rejected:
+            metrics.READINGS_REFUSED.labels("batch_item").inc(outcome.rejected)
+        return outcome.answer
 
     def _battery_for(self, principal: Principal, battery_id: int) -> BatteryRecord:
         if isinstance(principal, BatteryPrincipal) and principal.battery_id != battery_id:

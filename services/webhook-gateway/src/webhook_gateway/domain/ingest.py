@@ -9,10 +9,12 @@ consumer decodes them with the models, and the tests decode them here too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from batteryhub_contracts.events import (
     CURRENT_VERSION,
@@ -30,11 +32,26 @@ from batteryhub_contracts.ids import (
     received_reading_id_text,
 )
 from batteryhub_contracts.isotime import naive_utc
-from batteryhub_contracts.payload import ParsedReading
+from batteryhub_contracts.payload import (
+    FastReading,
+    ParsedReading,
+    PayloadError,
+    decode_batch,
+    parse_fast_reading,
+    parse_reading,
+)
+from webhook_gateway.domain.registry import RegistryError
 
 # The contract's own values, so the JSON written here cannot drift from the models.
 READING_RECEIVED_TYPE: str = ReadingReceived.model_fields["type"].default
 READINGS_RECEIVED_TYPE: str = ReadingsReceived.model_fields["type"].default
+MAX_BATCH = 500
+"""Readings in one batch upload, at most."""
+BATCH_SOURCE: ReadingSource = "batch"
+
+
+class Forbidden(Exception):
+    """The token may not submit for this battery."""
 
 
 @dataclass(slots=True)
@@ -150,3 +167,62 @@ def _answer(
         body["unknown_fields"] = list(parsed.unknown_keys)
         body["unknown_fields_count"] = parsed.unknown_count
     return body
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """A batch upload judged: the records to publish, the answer's JSON and its counts."""
+
+    records: list[BatchRecord]
+    answer: bytes
+    accepted: int
+    rejected: int
+
+
+def ingest_batch(
+    body: bytes, battery_for: Callable[[int], BatteryRecord], received_at: datetime
+) -> BatchOutcome:
+    """A batch upload, each reading judged on its own: accepted, or rejected with its reason
+    (``battery_for`` raises ``Forbidden`` or a ``RegistryError`` for a battery the upload may
+    not submit for). Raises ``PayloadError`` for a body that is no batch at all. This is the
+    reference the compiled path (``webhook_gateway.domain.native``) is held to."""
+    items = decode_batch(body, MAX_BATCH)
+    if not isinstance(items, list):
+        raise PayloadError("a batch must be a JSON array of readings")
+    if not items:
+        raise PayloadError("a batch must hold at least one reading", status=422)
+    if len(items) > MAX_BATCH:
+        raise PayloadError(
+            f"a batch holds at most {MAX_BATCH} readings, got {len(items)}", status=413
+        )
+    results: list[dict[str, Any]] = []
+    readings: dict[str, AcceptedReading] = {}
+    accepted = 0
+    for index, item in enumerate(items):
+        try:
+            if isinstance(item, FastReading):
+                parsed = parse_fast_reading(item, received_at)
+            elif isinstance(item, dict):
+                parsed = parse_reading(item, received_at)
+            else:
+                raise PayloadError("each reading must be a JSON object")
+            assert parsed.battery_id is not None  # require_id=True guarantees it
+            battery = battery_for(parsed.battery_id)
+        except (PayloadError, Forbidden, RegistryError) as exc:
+            reason = exc.message if isinstance(exc, PayloadError) else str(exc)
+            results.append({"index": index, "status": "rejected", "reason": reason})
+            continue
+        reading = accept_reading(parsed, battery, received_at, BATCH_SOURCE)
+        readings.setdefault(reading.reading_id, reading)  # a reading twice in one batch is one
+        results.append(accepted_item(index, reading, parsed))
+        accepted += 1
+    rejected = len(results) - accepted
+    answer = {
+        "status": "success" if rejected == 0 else "partial",
+        "accepted": accepted,
+        "rejected": rejected,
+        "results": results,
+    }
+    return BatchOutcome(
+        batch_records(readings.values(), received_at), orjson.dumps(answer), accepted, rejected
+    )

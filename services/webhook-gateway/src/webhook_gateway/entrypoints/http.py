@@ -30,6 +30,7 @@ from webhook_gateway.adapters.registry_follower import RegistryFollower
 from webhook_gateway.adapters.secrets import SecretHasher
 from webhook_gateway.admission import Busy
 from webhook_gateway.config import Settings
+from webhook_gateway.domain.ingest import MAX_BATCH, Forbidden
 from webhook_gateway.domain.registry import BatteryRegistry, RegistryError
 from webhook_gateway.entrypoints.login_limits import LoginGuardDep
 from webhook_gateway.entrypoints.schemas import (
@@ -42,7 +43,7 @@ from webhook_gateway.entrypoints.schemas import (
     SecretRotate,
     TokenAnswer,
 )
-from webhook_gateway.service import MAX_BATCH, Forbidden, Gateway, Principal, Unauthorized
+from webhook_gateway.service import Gateway, Principal, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,8 @@ async def _live_data_batch(gateway: Gateway, authorization: str | None, body: by
     principal = _device_principal(gateway, authorization)
     try:
         async with gateway.uploads.slot():
-            return _json(await gateway.accept_batch(principal, body))
+            answer = await gateway.accept_batch(principal, body)
+            return Response(answer, media_type="application/json")
     except Busy as exc:
         metrics.UPLOADS_SHED.inc()
         raise ApiError(

@@ -1,0 +1,19 @@
+# The types of the compiled module (src/lib.rs); maturin ships this file with py.typed.
+
+class BatchCodec:
+    def __init__(
+        self,
+        *,
+        metrics: list[tuple[str, str, float, float, float | None, float | None]],
+        namespace: bytes,
+        contract: dict[str, str | int],
+    ) -> None: ...
+    def accept(
+        self,
+        body: bytes,
+        battery_id: int,
+        battery_fields: str,
+        received_us: int,
+        received_iso: str,
+        received_naive: str,
+    ) -> tuple[list[tuple[str, bytes]], bytes, int] | None: ...

@@ -398,13 +398,12 @@ impl Config {
                 _ => "received",
             };
             let mut event = Vec::with_capacity(700);
-            event.extend_from_slice(b"{\"event_id\":\"");
-            event.extend_from_slice(reading_id.as_bytes());
-            event.extend_from_slice(b"\",\"occurred_at\":\"");
-            event.extend_from_slice(received.iso.as_bytes());
-            event.extend_from_slice(b"\",\"schema_version\":");
-            push_int(&mut event, self.contract.schema_version);
-            push_text(&mut event, b",\"type\":", &self.contract.reading_type);
+            self.push_envelope(
+                &mut event,
+                &reading_id,
+                received.iso,
+                &self.contract.reading_type,
+            );
             event.extend_from_slice(b",\"reading\":{");
             event.extend_from_slice(battery_fields.as_bytes());
             push_text(&mut event, b",\"measured_at\":", measured_iso);
@@ -450,13 +449,12 @@ impl Config {
             let event_id = self.uuid5(&format!("batch:{}:{last}:{first}", chunk.len()));
             let size = chunk.iter().map(|(_, e)| e.len() + 1).sum::<usize>() + 200;
             let mut value = Vec::with_capacity(size);
-            value.extend_from_slice(b"{\"event_id\":\"");
-            value.extend_from_slice(event_id.as_bytes());
-            value.extend_from_slice(b"\",\"occurred_at\":\"");
-            value.extend_from_slice(received.iso.as_bytes());
-            value.extend_from_slice(b"\",\"schema_version\":");
-            push_int(&mut value, self.contract.schema_version);
-            push_text(&mut value, b",\"type\":", &self.contract.readings_type);
+            self.push_envelope(
+                &mut value,
+                &event_id,
+                received.iso,
+                &self.contract.readings_type,
+            );
             value.extend_from_slice(b",\"readings\":[");
             for (n, (_, event)) in chunk.iter().enumerate() {
                 if n > 0 {
@@ -468,6 +466,16 @@ impl Config {
             records.push((event_id, value));
         }
         Ok((records, answer, readings.len()))
+    }
+
+    /// An event's opening fields, as the models order them: `{"event_id":…,"occurred_at":…,
+    /// "schema_version":…,"type":…` (the caller writes the rest and the closing brace).
+    fn push_envelope(&self, out: &mut Vec<u8>, event_id: &str, occurred_at: &str, kind: &str) {
+        push_text(out, b"{\"event_id\":", event_id);
+        push_text(out, b",\"occurred_at\":", occurred_at);
+        out.extend_from_slice(b",\"schema_version\":");
+        push_int(out, self.contract.schema_version);
+        push_text(out, b",\"type\":", kind);
     }
 
     /// One item as `parse_reading` reads it, if it is stored as it stands.

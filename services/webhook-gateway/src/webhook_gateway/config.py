@@ -24,7 +24,7 @@ class Settings(ServiceSettings):
     upload_wait_s: float = Field(default=2.0, gt=0, le=60)
     # The compiled path for a battery's own batch uploads in the common shape
     # (webhook_gateway.domain.native); off, every upload takes the Python path, which gives
-    # the same records and answers at ~3 times the CPU.
+    # the same records and answers at about twice the gateway's CPU a reading.
     native_batch: bool = True
     registry_catch_up_timeout_s: float = Field(default=30.0, gt=0)
     # Brute-force limits of the login endpoint, per process (see batteryhub_platform.login_guard).

@@ -20,7 +20,7 @@ $(UV):
 	@$(CACHE)/tools/bin/pip install -q "uv==$(UV_VERSION)"
 
 deps: $(UV)  ## install the locked Python dependencies into .venv (and build libs/native)
-	@command -v cargo >/dev/null || { echo "make deps needs Rust's cargo to build libs/native (the gateway's compiled batch path): install it with rustup (https://rustup.rs)"; exit 1; }
+	@command -v cargo >/dev/null || { echo "make deps needs Rust's cargo to build libs/native (the compiled batch path and projector rows): install it with rustup (https://rustup.rs)"; exit 1; }
 	@$(UV) sync --frozen --python python3.11 -q
 
 infra:  ## start (installing if needed) Kafka and PostgreSQL

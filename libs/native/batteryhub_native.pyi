@@ -17,3 +17,14 @@ class BatchCodec:
         received_iso: str,
         received_naive: str,
     ) -> tuple[list[tuple[str, bytes]], bytes, int] | None: ...
+
+class RowCodec:
+    def __init__(
+        self,
+        *,
+        columns: list[tuple[str, str]],
+        metric_keys: list[str],
+        column_metrics: list[str],
+        contract: dict[str, str | int | list[str]],
+    ) -> None: ...
+    def rows(self, raw: bytes) -> tuple[list[str], list[bytes], int | None] | None: ...

@@ -11,6 +11,10 @@
 //! time, a reading for another battery). Every constant comes from the Python side, so the
 //! two cannot drift; `services/webhook-gateway/tests/test_native_batch.py` holds the two
 //! paths to the same records and answers.
+//!
+//! `rows.rs` is the projector's: a decoded-readings record read into its rows for `COPY`.
+
+mod rows;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -592,17 +596,21 @@ impl Config {
         )
     }
 
-    /// `reading_public_id`: the top bits of an 8-byte BLAKE2b of "reading:<id>", never 0.
     fn public_id(&self, reading_id: &str) -> u64 {
-        let mut hasher = Blake2bVar::new(8).expect("8 is a valid BLAKE2b size");
-        hasher.update(b"reading:");
-        hasher.update(reading_id.as_bytes());
-        let mut digest = [0u8; 8];
-        hasher
-            .finalize_variable(&mut digest)
-            .expect("the size it was made with");
-        (u64::from_be_bytes(digest) >> (64 - self.contract.public_id_bits)).max(1)
+        public_id(reading_id, self.contract.public_id_bits)
     }
+}
+
+/// `reading_public_id`: the top `bits` bits of an 8-byte BLAKE2b of "reading:<id>", never 0.
+fn public_id(reading_id: &str, bits: u32) -> u64 {
+    let mut hasher = Blake2bVar::new(8).expect("8 is a valid BLAKE2b size");
+    hasher.update(b"reading:");
+    hasher.update(reading_id.as_bytes());
+    let mut digest = [0u8; 8];
+    hasher
+        .finalize_variable(&mut digest)
+        .expect("the size it was made with");
+    (u64::from_be_bytes(digest) >> (64 - bits)).max(1)
 }
 
 /// `received_reading_id_text`: a UUIDv7's text of the receive time and 74 random bits.
@@ -784,5 +792,6 @@ fn push_text(out: &mut Vec<u8>, prefix: &[u8], text: &str) {
 #[pymodule]
 fn batteryhub_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BatchCodec>()?;
+    m.add_class::<rows::RowCodec>()?;
     Ok(())
 }

@@ -13,7 +13,7 @@ from batteryhub_contracts.events import AnyRegistryEvent, NotificationRaised, No
 from batteryhub_contracts.fast import READING_DECODED_KEYED
 from batteryhub_platform.consumer import Incoming, ReducingCodec
 from batteryhub_platform.kafka import Outgoing
-from query_api.adapters import projection
+from query_api.adapters import native_rows, projection
 
 READINGS_AS_ROWS = ReducingCodec(READING_DECODED_KEYED, projection.record_rows)
 """The decoded-readings topic's codec for the projector: each record's readings as their
@@ -21,14 +21,23 @@ rows (``projection.ReadingRows``), built as the consumer reads it (``ReducingCod
 the batch before is written."""
 
 
+def readings_codec(*, native: bool) -> projection.RowsCodec:
+    """That codec, behind the compiled read of the records it takes (``native_rows``)."""
+    return projection.RowsCodec(READINGS_AS_ROWS, native=native)
+
+
+_READINGS = (projection.ReadingRows, native_rows.CopiedRows)
+
+
 async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Sequence[Outgoing]:
     events = [i.event for i in batch]
     # Decoded readings come as their rows, built as the consumer read each record.
-    rows = [row for e in events if isinstance(e, projection.ReadingRows) for row in e.rows]
-    others = [e for e in events if not isinstance(e, projection.ReadingRows)]
-    if not others and len(rows) <= projection.FEW_ROWS:
+    records = [e for e in events if isinstance(e, _READINGS)]
+    others = [e for e in events if not isinstance(e, _READINGS)]
+    if not others and sum(len(r.rows) for r in records) <= projection.FEW_ROWS:
         # One INSERT (``add_rows``), a transaction by itself: without BEGIN and COMMIT,
         # a single reading's batch is one round trip instead of three (docs/decisions.md).
+        rows = [row for r in records for row in projection.python_rows(r)]
         async with engine.connect() as c:
             await projection.add_rows(await c.execution_options(isolation_level="AUTOCOMMIT"), rows)
         return ()
@@ -37,7 +46,7 @@ async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Seq
             c,
             [e for e in others if isinstance(e, AnyRegistryEvent)],
         )
-        await projection.add_rows(c, rows)
+        await projection.add_records(c, records)
         # Raised before read: a read event always follows its notification on the topic.
         await projection.add_notifications(
             c, [e for e in others if isinstance(e, NotificationRaised)]

@@ -15,7 +15,7 @@ from batteryhub_platform.kafka import Outgoing
 from batteryhub_platform.logs import configure_logging
 from batteryhub_platform.service import consumer_app
 from query_api.config import Settings
-from query_api.projector import READINGS_AS_ROWS, project_events
+from query_api.projector import project_events, readings_codec
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connection=settings.kafka,
         group_id=settings.projector_group_id,
         codecs={
-            settings.topic(READINGS_DECODED): READINGS_AS_ROWS,
+            settings.topic(READINGS_DECODED): readings_codec(native=settings.native_rows),
             settings.topic(REGISTRY): REGISTRY_EVENT,
             settings.topic(NOTIFICATIONS): NOTIFICATION_EVENT,
         },

@@ -73,10 +73,8 @@ impl<'de> Deserialize<'de> for Value<'de> {
                 }))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                // "-0" and "-0.0" both come here; Python reads the first as the integer 0.
-                if v == 0.0 && v.is_sign_negative() {
-                    return Err(E::custom("negative zero"));
-                }
+                // "-0" comes here as -0.0 too, but Python reads it as the integer 0: a body
+                // with one is declined (`has_integer_negative_zero`), so -0.0 is "-0.0".
                 Ok(Value::Number(Number::Float(v)))
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
@@ -337,7 +335,10 @@ impl Config {
         received: &Received,
     ) -> Result<Accepted, Fallback> {
         // No escapes and ASCII only: every string is its bytes, as Python reads it.
-        if body.iter().any(|&b| b == b'\\' || b >= 0x80) || has_long_digit_run(body) {
+        if body.iter().any(|&b| b == b'\\' || b >= 0x80)
+            || has_long_digit_run(body)
+            || has_integer_negative_zero(body)
+        {
             return Err(Fallback);
         }
         let mut de = serde_json::Deserializer::from_slice(body);
@@ -693,6 +694,14 @@ fn has_long_digit_run(body: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// "-0" not followed by a fraction or an exponent: the integer 0 to Python, -0.0 to serde.
+/// (Inside a string it is only a false alarm: the Python path takes that body.)
+fn has_integer_negative_zero(body: &[u8]) -> bool {
+    body.windows(3)
+        .any(|w| w[0] == b'-' && w[1] == b'0' && !matches!(w[2], b'0'..=b'9' | b'.' | b'e' | b'E'))
+        || body.ends_with(b"-0")
 }
 
 fn digits(text: &[u8]) -> Option<i64> {

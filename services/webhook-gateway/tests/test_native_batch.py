@@ -299,6 +299,21 @@ def test_the_compiled_path_declines_a_body_that_is_no_common_upload(body: bytes)
     assert native_batch(body, BATTERY, NOW) is None
 
 
+def test_a_small_negative_value_rounded_to_zero_travels_as_python_gives_it():
+    """Firmware prints a current of -0.001 A to two decimals as "-0.00": a float, -0.0, on
+    both paths. "-0" is an integer to Python (0) but -0.0 to serde: declined."""
+    body = b'[{"id":101,"v":12.5,"i":-0.00,"p":-0.0,"soc":"-0.0","d":"2025-12-11","tm":"14:15:00"}]'
+    native = native_batch(body, BATTERY, NOW)
+    assert native is not None
+    assert_same(native, _python(body))
+    assert [r.value for r in native.records] == [r.value for r in _python(body).records]
+    assert b'"i":-0.0,"p":-0.0' in native.records[0].value
+    for integer in (b'"i":-0,', b'"err":"-0",'):  # the second only looks like one
+        declined = body.replace(b'"i":-0.00,', integer)
+        assert native_batch(declined, BATTERY, NOW) is None, declined
+        assert _python(declined).accepted == 1
+
+
 def test_a_reading_twice_in_one_upload_is_one_reading_answered_twice():
     body = orjson.dumps([TIMED, TIMED, {**TIMED, "tm": "14:16:00"}])
     native = native_batch(body, BATTERY, NOW)

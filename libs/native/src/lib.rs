@@ -12,7 +12,8 @@
 //! two cannot drift; `services/webhook-gateway/tests/test_native_batch.py` holds the two
 //! paths to the same records and answers.
 //!
-//! `rows.rs` is the projector's: a decoded-readings record read into its rows for `COPY`.
+//! `rows.rs` is the projector's and the notifier's: a decoded-readings record read into its
+//! rows for `COPY`, or into where its readings with errors sit.
 
 mod rows;
 
@@ -802,5 +803,6 @@ fn push_text(out: &mut Vec<u8>, prefix: &[u8], text: &str) {
 fn batteryhub_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BatchCodec>()?;
     m.add_class::<rows::RowCodec>()?;
+    m.add_class::<rows::FaultScan>()?;
     Ok(())
 }

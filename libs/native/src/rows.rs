@@ -66,9 +66,17 @@ pub struct RowCodec {
     contract: Contract,
 }
 
-/// The rows of one record: each reading's id text and row, and the earliest device time
-/// (µs since 1970) among its readings with a device time not skewed, if any.
-type Rows = (Vec<String>, Vec<Vec<u8>>, Option<i64>);
+/// What a record gives: with rows, each reading's id text and row, and the earliest device
+/// time (µs since 1970) among its readings with a device time not skewed, if any; without,
+/// where each reading with errors sits in the record (its event's first and past-last byte).
+#[derive(Default)]
+struct Read {
+    rows: bool,
+    ids: Vec<String>,
+    encoded: Vec<Vec<u8>>,
+    earliest: Option<i64>,
+    faults: Vec<(usize, usize)>,
+}
 
 #[pymethods]
 impl RowCodec {
@@ -137,9 +145,48 @@ impl RowCodec {
         py: Python<'py>,
         raw: &[u8],
     ) -> Option<(Vec<String>, Vec<Bound<'py, PyBytes>>, Option<i64>)> {
-        let (ids, rows, earliest) = self.read(raw).ok()?;
-        let rows = rows.iter().map(|row| PyBytes::new_bound(py, row)).collect();
-        Some((ids, rows, earliest))
+        let mut read = Read {
+            rows: true,
+            ..Read::default()
+        };
+        self.read(raw, &mut read).ok()?;
+        let rows = read
+            .encoded
+            .iter()
+            .map(|row| PyBytes::new_bound(py, row))
+            .collect();
+        Some((read.ids, rows, read.earliest))
+    }
+}
+
+/// The notifier's read of a decoded-readings record: the record checked as `RowCodec` checks
+/// it, and where its readings with errors sit, so that only those are decoded.
+#[pyclass(frozen, module = "batteryhub_native")]
+pub struct FaultScan {
+    reader: RowCodec,
+}
+
+#[pymethods]
+impl FaultScan {
+    /// `metric_keys` and `contract` as `RowCodec` takes them.
+    #[new]
+    #[pyo3(signature = (*, metric_keys, contract))]
+    fn new(metric_keys: Vec<String>, contract: Contract) -> PyResult<Self> {
+        let mut columns: Vec<(String, String)> = FIXED_COLUMNS
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        columns.push((METRICS_COLUMN.0.into(), METRICS_COLUMN.1.into()));
+        let reader = RowCodec::new(columns, metric_keys, vec![], contract)?;
+        Ok(FaultScan { reader })
+    }
+
+    /// The (start, end) in `raw` of each reading event with errors, in order (the whole
+    /// record for a single reading's); None where the Python path must decide.
+    fn faults(&self, raw: &[u8]) -> Option<Vec<(usize, usize)>> {
+        let mut read = Read::default();
+        self.reader.read(raw, &mut read).ok()?;
+        Some(read.faults)
     }
 }
 
@@ -152,7 +199,7 @@ struct Errors {
 }
 
 impl RowCodec {
-    fn read(&self, raw: &[u8]) -> R<Rows> {
+    fn read(&self, raw: &[u8], read: &mut Read) -> R<()> {
         // Valid UTF-8 throughout, so that every string sliced at a quote is text.
         let text = std::str::from_utf8(raw).map_err(|_| Fallback)?;
         let mut c = Cursor {
@@ -160,9 +207,7 @@ impl RowCodec {
             b: raw,
             i: 0,
         };
-        let mut ids = Vec::new();
-        let mut rows = Vec::new();
-        let mut earliest: Option<i64> = None;
+        let mut count = 0;
         c.lit(b"{\"event_id\":")?;
         c.uuid()?;
         c.lit(b",\"occurred_at\":")?;
@@ -174,6 +219,7 @@ impl RowCodec {
         if kind == self.contract.readings_type {
             c.lit(b",\"readings\":[")?;
             loop {
+                let start = c.i;
                 c.lit(b"{\"event_id\":")?;
                 c.uuid()?;
                 c.lit(b",\"occurred_at\":")?;
@@ -184,35 +230,31 @@ impl RowCodec {
                 if c.string()? != self.contract.reading_type {
                     return Err(Fallback);
                 }
-                self.reading(&mut c, &mut ids, &mut rows, &mut earliest)?;
+                self.reading(&mut c, start, read)?;
+                count += 1;
                 if c.peek() != Some(b',') {
                     break;
                 }
                 c.i += 1;
             }
             c.lit(b"]}")?;
-            if rows.len() > self.contract.max_per_record {
+            if count > self.contract.max_per_record {
                 return Err(Fallback);
             }
         } else if kind == self.contract.reading_type {
-            self.reading(&mut c, &mut ids, &mut rows, &mut earliest)?;
+            self.reading(&mut c, 0, read)?;
         } else {
             return Err(Fallback);
         }
         if c.i != raw.len() {
             return Err(Fallback);
         }
-        Ok((ids, rows, earliest))
+        Ok(())
     }
 
-    /// A reading event from its `reading_id` on, to its closing brace: its row.
-    fn reading(
-        &self,
-        c: &mut Cursor,
-        ids: &mut Vec<String>,
-        rows: &mut Vec<Vec<u8>>,
-        earliest: &mut Option<i64>,
-    ) -> R<()> {
+    /// A reading event (which began at `start`) from its `reading_id` on, to its closing
+    /// brace: its row, or where it sits if it has errors.
+    fn reading(&self, c: &mut Cursor, start: usize, read: &mut Read) -> R<()> {
         c.lit(b",\"reading_id\":")?;
         let reading_id = c.uuid()?;
         // A time-ordered id in its canonical (lowercase) text: the text Python gives it.
@@ -253,8 +295,14 @@ impl RowCodec {
         let errors = self.errors(c)?;
         c.lit(b"}")?;
 
+        if !read.rows {
+            if errors.count > 0 {
+                read.faults.push((start, c.i));
+            }
+            return Ok(());
+        }
         if let (Some(t), false) = (device_time, skewed) {
-            *earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            read.earliest = Some(read.earliest.map_or(t, |e| e.min(t)));
         }
         let mut row = Vec::with_capacity(200 + metrics.len() + errors.json.len());
         row.extend_from_slice(&(self.columns as i16).to_be_bytes());
@@ -284,8 +332,8 @@ impl RowCodec {
             }
         }
         field(&mut row, metrics.as_bytes());
-        ids.push(reading_id.to_string());
-        rows.push(row);
+        read.ids.push(reading_id.to_string());
+        read.encoded.push(row);
         Ok(())
     }
 

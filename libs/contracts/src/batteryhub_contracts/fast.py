@@ -32,13 +32,20 @@ import msgspec
 from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
+from batteryhub_contracts.error_codes import Severity
 from batteryhub_contracts.events import (
+    MAX_READINGS_PER_RECORD,
     UPCASTERS,
     DecodedReadingEvent,
     EventCodec,
     RawReadingEvent,
+    ReadingDecoded,
     ReadingFields,
+    ReadingsDecoded,
+    ReadingSource,
+    TimeSource,
 )
+from batteryhub_contracts.ids import PUBLIC_ID_BITS, TIME_ORDERED_VERSION
 from batteryhub_contracts.payload import METRIC_FIELDS, has_unicode_escape
 
 _BOUNDS: dict[type, str] = {
@@ -282,3 +289,27 @@ READING_DECODED_KEYED = FastEventCodec(DecodedReadingEvent, known=GATEWAY_METRIC
 whose metrics hold only the gateway's keys has them as a struct of those keys (about 2 µs a
 reading less than the map), with None for a key it lacks (a metric's value never is None);
 any other reading has the map."""
+
+
+def decoded_record_contract() -> dict[str, Any]:
+    """What the compiled readers of the decoded topic (``libs/native``: the projector's rows,
+    the notifier's fault scan) check a record against, from the models: the event types,
+    the literals, the limits (and the metrics' keys in ``GATEWAY_METRICS``' order, handed
+    over beside). They read only the shape the decoder writes and leave any other record to
+    these twins and models."""
+    (err_limit,) = (
+        m.max_length
+        for m in ReadingFields.model_fields["err"].metadata
+        if isinstance(m, annotated_types.MaxLen)
+    )
+    return {
+        "reading_type": ReadingDecoded.model_fields[_TAG].default,
+        "readings_type": ReadingsDecoded.model_fields[_TAG].default,
+        "max_per_record": MAX_READINGS_PER_RECORD,
+        "max_err_length": err_limit,
+        "public_id_bits": PUBLIC_ID_BITS,
+        "time_ordered_version": TIME_ORDERED_VERSION,
+        "time_sources": list(get_args(TimeSource)),
+        "sources": list(get_args(ReadingSource)),
+        "severities": list(get_args(Severity)),
+    }

@@ -9,14 +9,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batteryhub_contracts.events import (
+    EventCodec,
+    EventDecodeError,
     NotificationRaised,
     NotificationRead,
     ReadingDecoded,
     each_reading,
 )
-from batteryhub_contracts.fast import READING_DECODED_KEYED, as_model
+from batteryhub_contracts.fast import READING_DECODED_KEYED, as_model, decoded_record_contract
 from batteryhub_contracts.ids import twin_reading_id_text
+from batteryhub_contracts.payload import METRIC_FIELDS
 from batteryhub_contracts.topics import battery_key
+from batteryhub_native import FaultScan
 from batteryhub_platform.consumer import Incoming, ReducingCodec
 from batteryhub_platform.kafka import Outgoing
 from notifier import metrics
@@ -41,10 +45,33 @@ class FaultsOfDecoded(ReducingCodec[Faults]):
     """The decoded topic's codec for the notifier: each record validated in full, as every
     consumer of the topic validates it (``READING_DECODED_KEYED``), and reduced at once to
     its readings with faults. No record is known that validates and then fails: what the
-    twin takes, the model takes."""
+    twin takes, the model takes.
 
-    def __init__(self) -> None:
+    With ``native``, a record in the shape the decoder writes is checked by the compiled
+    scan (``batteryhub_native.FaultScan``, the projector's reader of the same records),
+    which tells where its readings with faults sit; only those are decoded, by the model.
+    Most readings have none, and decoding all of them was most of the notifier's CPU. Any
+    other record, and any the scan declines, takes the path above, which decides."""
+
+    def __init__(self, *, native: bool = True) -> None:
         super().__init__(READING_DECODED_KEYED, faults)
+        self._scan = (
+            FaultScan(metric_keys=list(METRIC_FIELDS), contract=decoded_record_contract())
+            if native
+            else None
+        )
+
+    def decode(self, raw: bytes) -> Faults:
+        spans = self._scan.faults(raw) if self._scan is not None else None
+        if spans is None:
+            return super().decode(raw)
+        try:
+            return Faults(tuple(_READING_DECODED.decode(raw[s:e]) for s, e in spans))
+        except EventDecodeError:  # none is known: what the scan takes, the model takes
+            return super().decode(raw)
+
+
+_READING_DECODED: EventCodec[ReadingDecoded] = EventCodec(ReadingDecoded)
 
 
 async def apply_events_to_alerts(

@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connection=settings.kafka,
         group_id=settings.group_id,
         codecs={
-            settings.topic(READINGS_DECODED): FaultsOfDecoded(),
+            settings.topic(READINGS_DECODED): FaultsOfDecoded(native=settings.native_faults),
             notifications_topic: NOTIFICATION_EVENT,
         },
         handler=handle,

@@ -17,20 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
 
-import annotated_types
-
-from batteryhub_contracts.error_codes import Severity
-from batteryhub_contracts.events import (
-    MAX_READINGS_PER_RECORD,
-    ReadingDecoded,
-    ReadingFields,
-    ReadingsDecoded,
-    ReadingSource,
-    TimeSource,
-)
-from batteryhub_contracts.ids import PUBLIC_ID_BITS, TIME_ORDERED_VERSION
+from batteryhub_contracts.fast import decoded_record_contract
 from batteryhub_contracts.payload import METRIC_FIELDS
 from batteryhub_native import RowCodec
 
@@ -62,31 +50,8 @@ def codec(columns: dict[str, str], column_metrics: tuple[str, ...]) -> RowCodec:
         columns=list(columns.items()),
         metric_keys=list(METRIC_FIELDS),
         column_metrics=list(column_metrics),
-        contract={
-            "reading_type": _tag(ReadingDecoded),
-            "readings_type": _tag(ReadingsDecoded),
-            "max_per_record": MAX_READINGS_PER_RECORD,
-            "max_err_length": _max_length(ReadingFields, "err"),
-            "public_id_bits": PUBLIC_ID_BITS,
-            "time_ordered_version": TIME_ORDERED_VERSION,
-            "time_sources": list(get_args(TimeSource)),
-            "sources": list(get_args(ReadingSource)),
-            "severities": list(get_args(Severity)),
-        },
+        contract=decoded_record_contract(),
     )
-
-
-def _max_length(model: Any, field: str) -> int:
-    (bound,) = (
-        m for m in model.model_fields[field].metadata if isinstance(m, annotated_types.MaxLen)
-    )
-    length: int = bound.max_length
-    return length
-
-
-def _tag(model: Any) -> str:
-    tag: str = model.model_fields["type"].default
-    return tag
 
 
 def copied_rows(row_codec: RowCodec, raw: bytes) -> CopiedRows | None:

@@ -208,26 +208,12 @@ impl RowCodec {
             i: 0,
         };
         let mut count = 0;
-        c.lit(b"{\"event_id\":")?;
-        c.uuid()?;
-        c.lit(b",\"occurred_at\":")?;
-        c.time()?;
-        c.lit(b",\"schema_version\":")?;
-        c.int()?;
-        c.lit(b",\"type\":")?;
-        let kind = c.string()?;
+        let kind = c.envelope()?;
         if kind == self.contract.readings_type {
             c.lit(b",\"readings\":[")?;
             loop {
                 let start = c.i;
-                c.lit(b"{\"event_id\":")?;
-                c.uuid()?;
-                c.lit(b",\"occurred_at\":")?;
-                c.time()?;
-                c.lit(b",\"schema_version\":")?;
-                c.int()?;
-                c.lit(b",\"type\":")?;
-                if c.string()? != self.contract.reading_type {
+                if c.envelope()? != self.contract.reading_type {
                     return Err(Fallback);
                 }
                 self.reading(&mut c, start, read)?;
@@ -465,6 +451,19 @@ impl<'a> Cursor<'a> {
         } else {
             Err(Fallback)
         }
+    }
+
+    /// An event's opening fields, as the models order them (`{"event_id":…,"occurred_at":…,
+    /// "schema_version":…,"type":…`): its type.
+    fn envelope(&mut self) -> R<&'a str> {
+        self.lit(b"{\"event_id\":")?;
+        self.uuid()?;
+        self.lit(b",\"occurred_at\":")?;
+        self.time()?;
+        self.lit(b",\"schema_version\":")?;
+        self.int()?;
+        self.lit(b",\"type\":")?;
+        self.string()
     }
 
     fn null(&mut self) -> bool {

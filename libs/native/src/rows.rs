@@ -62,6 +62,7 @@ pub struct RowCodec {
     metric_keys: Vec<String>,
     /// For each metric key, the float8 column it also fills (its place among them), if any.
     column_of: Vec<Option<usize>>,
+    float_columns: usize,
     columns: usize,
     contract: Contract,
 }
@@ -131,6 +132,7 @@ impl RowCodec {
         Ok(RowCodec {
             metric_keys,
             column_of,
+            float_columns: column_metrics.len(),
             columns: columns.len(),
             contract,
         })
@@ -327,7 +329,7 @@ impl RowCodec {
     /// order, numbers in the form Python writes) and the values of the metric columns.
     fn metrics<'a>(&self, c: &mut Cursor<'a>) -> R<(&'a str, Vec<Option<f64>>)> {
         let start = c.i;
-        let mut columns = vec![None; self.column_of.iter().flatten().count()];
+        let mut columns = vec![None; self.float_columns];
         c.lit(b"{")?;
         let mut next_key = 0;
         if c.peek() != Some(b'}') {

@@ -37,7 +37,7 @@ async def project_events(batch: list[Incoming[Any]], engine: AsyncEngine) -> Seq
     if not others and sum(len(r.rows) for r in records) <= projection.FEW_ROWS:
         # One INSERT (``add_rows``), a transaction by itself: without BEGIN and COMMIT,
         # a single reading's batch is one round trip instead of three (docs/decisions.md).
-        rows = [row for r in records for row in projection.python_rows(r)]
+        rows = projection.all_python_rows(records)
         async with engine.connect() as c:
             await projection.add_rows(await c.execution_options(isolation_level="AUTOCOMMIT"), rows)
         return ()

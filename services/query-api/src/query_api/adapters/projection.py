@@ -288,8 +288,7 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
         return
     candidates = _first_of_each(rows, _ROW_ID)
     if len(candidates) <= FEW_ROWS:
-        candidates = _first_of_twins(candidates)
-        await _insert_rows(c, candidates, _twin_ids(candidates, until=_ANY_TIME))
+        await _insert_new(c, candidates)
         return
     stored, until = await _stored(c, [_ROW_ID(row) for row in candidates])
     rows = [row for row in candidates if _ROW_ID(row) not in stored]
@@ -309,9 +308,14 @@ async def add_rows(c: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
             await _raise_legacy_until(c, rows)
     if not rows:
         return
-    if await _copy(c, records=rows):
-        return
-    candidates = _first_of_twins(candidates)  # stored meanwhile: insert what is still new
+    if not await _copy(c, records=rows):  # one was stored meanwhile
+        await _insert_new(c, candidates)
+
+
+async def _insert_new(c: AsyncConnection, candidates: list[tuple[Any, ...]]) -> None:
+    """``candidates`` (each id once) by the INSERT that leaves what is stored, under either
+    id: where the lookup is not worth it, or another writer stored some meanwhile."""
+    candidates = _first_of_twins(candidates)
     await _insert_rows(c, candidates, _twin_ids(candidates, until=_ANY_TIME))
 
 
@@ -323,7 +327,7 @@ async def add_records(c: AsyncConnection, records: Sequence[ReadingRows | Copied
     if len(copied) == len(records):
         await add_copied(c, copied)
     else:
-        await add_rows(c, [row for record in records for row in python_rows(record)])
+        await add_rows(c, all_python_rows(records))
 
 
 async def add_copied(c: AsyncConnection, records: Sequence[CopiedRows]) -> None:
@@ -340,20 +344,17 @@ async def add_copied(c: AsyncConnection, records: Sequence[CopiedRows]) -> None:
         for reading_id, row in zip(record.ids, record.rows, strict=True):
             first.setdefault(reading_id, row)
     if len(first) <= FEW_ROWS:
-        await add_rows(c, [row for record in records for row in python_rows(record)])
+        await add_rows(c, all_python_rows(records))
         return
     stored, until = await _stored(c, list(first))
-    if until is not None and any(
-        r.earliest_twin_us is not None and r.earliest_twin_us <= as_us(until) for r in records
-    ):
-        await add_rows(c, [row for record in records for row in python_rows(record)])
-        return
+    if until is not None:
+        until_us = as_us(until)
+        if any(r.earliest_twin_us is not None and r.earliest_twin_us <= until_us for r in records):
+            await add_rows(c, all_python_rows(records))
+            return
     new = [row for reading_id, row in first.items() if reading_id not in stored]
-    if not new or await _copy(c, binary=new):
-        return
-    rows = _first_of_each([row for record in records for row in python_rows(record)], _ROW_ID)
-    candidates = _first_of_twins(rows)
-    await _insert_rows(c, candidates, _twin_ids(candidates, until=_ANY_TIME))
+    if new and not await _copy(c, binary=new):  # one was stored meanwhile
+        await _insert_new(c, _first_of_each(all_python_rows(records), _ROW_ID))
 
 
 def python_rows(record: ReadingRows | CopiedRows) -> list[tuple[Any, ...]]:
@@ -361,6 +362,10 @@ def python_rows(record: ReadingRows | CopiedRows) -> list[tuple[Any, ...]]:
     if isinstance(record, ReadingRows):
         return record.rows
     return reading_rows(each_reading(READING_DECODED_KEYED.decode(record.raw)))
+
+
+def all_python_rows(records: Sequence[ReadingRows | CopiedRows]) -> list[tuple[Any, ...]]:
+    return [row for record in records for row in python_rows(record)]
 
 
 async def _stored(c: AsyncConnection, ids: list[str]) -> tuple[set[str], Any]:
